@@ -1,9 +1,16 @@
-// Registers the CPU backend and all of its kernels.
+// Registers the CPU backend and all of its kernels, one module per family.
 import { registerBackend } from '../../core/backend.js';
 import { cpuBackend } from './backend.js';
 import './kernels/elementwise.js';
 import './kernels/reduce.js';
+import './kernels/scan.js';
+import './kernels/sort.js';
 import './kernels/shape.js';
+import './kernels/indexing.js';
+import './kernels/creation.js';
+import './kernels/linalg.js';
+import './kernels/conv.js';
+import './kernels/random.js';
 
 registerBackend('cpu', cpuBackend);
 export { cpuBackend };

@@ -1,11 +1,14 @@
+// Every public op, one module per family.
 export { astype } from './astype.js';
 export * from './unary.js';
-export {
-  add, subtract, multiply, divide, floorDivide, remainder, power, maximum, minimum, equal, notEqual, less, lessEqual,
-  greater, greaterEqual, logicalAnd, logicalOr, bitwiseAnd, bitwiseOr, bitwiseXor, leftShift, rightShift, arctan2,
-  logaddexp, where, clip, isclose, allclose, arrayEqual,
-} from './binary.js';
-export { sum, all, any } from './reduce.js';
-export { reshape, broadcastTo, transpose, moveaxis, swapaxes, expandDims, squeeze } from './shape.js';
-export { full, zeros, ones, fullLike, zerosLike, onesLike } from './creation.js';
+export * from './binary.js';
+export * from './reduce.js';
+export * from './scan.js';
+export * from './sort.js';
+export * from './shape.js';
+export * from './indexing.js';
+export * from './creation.js';
+export * from './linalg.js';
+export * from './conv.js';
+export * as random from './random.js';
 export { resultType, broadcastShapes } from './util.js';

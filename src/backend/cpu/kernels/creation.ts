@@ -1,0 +1,2 @@
+// CPU kernels: creation (being written).
+export {};

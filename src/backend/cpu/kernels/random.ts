@@ -1,0 +1,2 @@
+// CPU kernels: random (being written).
+export {};

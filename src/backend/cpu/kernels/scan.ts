@@ -1,0 +1,2 @@
+// CPU kernels: scan (being written).
+export {};

@@ -1,0 +1,2 @@
+// scan ops (being written).
+export {};

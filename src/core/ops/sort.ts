@@ -1,0 +1,2 @@
+// sort ops (being written).
+export {};
