@@ -12,7 +12,9 @@ interface Case { op: string; args: GoldenArg[]; out?: Encoded | Encoded[]; error
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'goldens');
 const ops = mx as unknown as Record<string, (...a: unknown[]) => unknown>;
 
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+// GOLDEN=family[,family] runs only those files.
+const only = process.env.GOLDEN?.split(',');
+for (const file of readdirSync(dir).filter((f) => f.endsWith('.json') && (!only || only.includes(f.slice(0, -5)))).sort()) {
   const { family, cases } = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { family: string; cases: Case[] };
   test(`goldens: ${family} (${cases.length} cases)`, () => {
     for (const [i, c] of cases.entries()) {
