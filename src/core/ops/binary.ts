@@ -1,46 +1,47 @@
 // Elementwise binary primitives (with broadcasting and MLX promotion), their gradients,
 // and the ops composed from them (where, clip, isclose, allclose, arrayEqual).
-import { Array, ArrayLike, asArray } from '../array.js';
-import { DType, bool, floatOf } from '../dtype.js';
+import { Array, ArrayLike, asArray, array } from '../array.js';
+import { DType, bool, uint8, floatOf, iinfo } from '../dtype.js';
 import { OpOptions, toStream, Stream } from '../device.js';
 import { definePrimitive, bind1, Primitive } from '../primitive.js';
 import { promoteArgs, resultType, broadcastShapes } from './util.js';
-import { astype } from './astype.js';
-import { negative, log, abs, isnan, exp, square } from './unary.js';
-import { sumTo } from './reduce.js';
-import { all } from './reduce.js';
+import { negative, log, abs, isnan, isfinite, exp, square } from './unary.js';
+import { sumTo, all } from './reduce.js';
+import { broadcastTo, batchFront } from './shape.js';
 import { zerosLike } from './creation.js';
+import { astype } from './astype.js';
 
-/** Output dtype: 'same' as the promoted inputs, 'float' promotes integers to float32, 'bool' for comparisons. */
-type Result = 'same' | 'float' | 'bool';
+/**
+ * One input's part of the derivative, applied to `g`: d(out)/d(input) * g, elementwise and
+ * linear in g. The vjp applies it to the output cotangent and sums away broadcast axes; the
+ * jvp applies it to the input's tangent and broadcasts to the output.
+ */
+type PartialGrad = (g: Array, a: Array, b: Array, out: Array) => Array;
 
 interface BinaryDef {
-  result: Result;
-  /** Gradients with respect to a and b for output cotangent g (before un-broadcasting). */
-  grad?: (g: Array, a: Array, b: Array, out: Array) => [Array | null, Array | null];
-  nonDifferentiable?: string;
-  /** Dtypes refused (after promotion), with why. */
+  /** Dtype the inputs are computed in, from their promoted dtype (default: unchanged). */
+  input?: (promoted: DType) => DType;
+  /** Comparisons and logical ops give bool. */
+  predicate?: boolean;
+  /** Refuses a promoted dtype, saying why. */
   refuse?: (d: DType) => string | null;
-  /** Inputs are cast to bool first (logical ops). */
-  boolInputs?: boolean;
+  grad?: [PartialGrad, PartialGrad];
+  nonDifferentiable?: string;
 }
 
 export const binaryPrimitives: Record<string, Primitive<never>> = {};
 
 function binary(name: string, def: BinaryDef) {
+  const [da, db] = def.grad ?? [];
   const prim = definePrimitive({
     name,
     nonDifferentiable: def.nonDifferentiable,
-    vjp: def.grad ? ([g], { inputs: [a, b], outputs: [y] }) => {
-      const [ga, gb] = def.grad!(g, a, b, y);
-      return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
-    } : undefined,
+    vjp: def.grad ? ([g], { inputs: [a, b], outputs: [y] }) =>
+      [sumTo(da!(g, a, b, y), a.shape), sumTo(db!(g, a, b, y), b.shape)] : undefined,
     jvp: def.grad ? ([ta, tb], { inputs: [a, b], outputs: [y] }) => {
-      // The map from (ta, tb) to the output tangent is linear: push each through the rule.
-      const parts: Array[] = [];
-      if (ta) parts.push(def.grad!(ta, a, b, y)[0]!);
-      if (tb) parts.push(def.grad!(tb, a, b, y)[1]!);
-      return [parts.length === 2 ? add(parts[0], parts[1]) : parts[0]];
+      const parts = [ta && da!(ta, a, b, y), tb && db!(tb, a, b, y)].filter((t): t is Array => t !== null);
+      const t = parts.length === 0 ? zerosLike(y) : parts.length === 1 ? parts[0] : add(parts[0], parts[1]);
+      return [broadcastTo(t, y.shape)];
     } : undefined,
     vmap: (ins, axes) => {
       const [x, y] = batchFront(ins, axes);
@@ -49,74 +50,98 @@ function binary(name: string, def: BinaryDef) {
   });
   binaryPrimitives[name] = prim as Primitive<never>;
   function build(a: Array, b: Array, stream: Stream): Array {
-    const why = def.refuse?.(a.dtype);
-    if (why) throw new TypeError(`[${name}] ${why}`);
     const shape = broadcastShapes(name, a.shape, b.shape);
-    const dtype = def.result === 'bool' ? bool : a.dtype;
-    return bind1(prim, [a, b], {}, { shape, dtype }, stream);
+    return bind1(prim, [a, b], {}, { shape, dtype: def.predicate ? bool : a.dtype }, stream);
   }
   return (a: ArrayLike, b: ArrayLike, opts?: OpOptions): Array => {
     const stream = toStream(opts?.stream ?? streamOf(a, b));
-    let dt = resultType(a, b);
-    if (def.boolInputs) dt = bool;
-    else if (def.result === 'float') dt = floatOf(dt);
-    const [x, y] = promoteArgs([a, b], stream, dt);
+    const promoted = resultType(a, b);
+    checkWeakScalars(name, [a, b], promoted);
+    const why = def.refuse?.(promoted);
+    if (why) throw new TypeError(`[${name}] ${why}, got ${dtypeNames(a, b)}`);
+    const [x, y] = promoteArgs([a, b], stream, def.input ? def.input(promoted) : promoted);
     return build(x, y, stream);
   };
 }
 
-function streamOf(a: ArrayLike, b: ArrayLike): Stream | undefined {
-  if (a instanceof Array) return a.stream;
-  if (b instanceof Array) return b.stream;
+/** The stream of the first array argument. */
+function streamOf(...args: ArrayLike[]): Stream | undefined {
+  for (const a of args) if (a instanceof Array) return a.stream;
   return undefined;
 }
 
-const intOnly = (op: string) => (d: DType) => (d.isFloat ? `${op} needs integer or bool arrays, got ${d.name}` : null);
-const noBool = (op: string) => (d: DType) => (d === bool ? `${op} is not defined for bool arrays` : null);
-const predicate = (op: string) => ({ result: 'bool' as const, nonDifferentiable: `${op} is a comparison` });
+const dtypeNames = (...args: ArrayLike[]) => args.map((a) => (typeof a === 'number' || typeof a === 'boolean' ? `scalar ${a}` : asArray(a).dtype.name)).join(' and ');
 
-export const add = binary('add', { result: 'same', grad: (g) => [g, g] });
-export const subtract = binary('subtract', { result: 'same', refuse: noBool('subtract'), grad: (g) => [g, negative(g)] });
-export const multiply = binary('multiply', { result: 'same', grad: (g, a, b) => [multiply(g, b), multiply(g, a)] });
-export const divide = binary('divide', { result: 'float', grad: (g, a, b) => [divide(g, b), negative(divide(multiply(g, a), square(b)))] });
-export const floorDivide = binary('floorDivide', { result: 'same', refuse: noBool('floorDivide'), grad: (g) => [zerosLike(g), zerosLike(g)] });
-export const remainder = binary('remainder', { result: 'same', refuse: noBool('remainder'), grad: (g, a, b) => [g, negative(multiply(g, floorDivide(a, b)))] });
+/**
+ * A weak integer scalar takes the integer dtype of the arrays it meets, so it must fit
+ * there, as MLX checks: add(uint8Array, 300) is an error, not a silent wrap.
+ */
+function checkWeakScalars(op: string, args: ArrayLike[], dt: DType): void {
+  if (!dt.isInteger || !args.some((a) => a instanceof Array || (typeof a === 'object' && a !== null))) return;
+  const { min, max } = iinfo(dt);
+  for (const v of args) {
+    if (typeof v === 'number' && Number.isInteger(v) && (v < min || v > max))
+      throw new RangeError(`[${op}] the scalar ${v} does not fit in ${dt.name} (${min} to ${max})`);
+  }
+}
+
+const toFloat = (d: DType) => floatOf(d);
+const toBool = () => bool;
+const intOnly = (d: DType) => (d.isFloat ? 'expected integer or bool inputs' : null);
+const noBool = (what: string) => (d: DType) => (d === bool ? `${what} is not defined for bools` : null);
+const comparison = (op: string): BinaryDef => ({ predicate: true, nonDifferentiable: `${op} is a comparison` });
+const logical = (op: string): BinaryDef => ({ predicate: true, input: toBool, nonDifferentiable: `${op} is a logical op` });
+const bitwise = (op: string, input?: (d: DType) => DType): BinaryDef => ({ refuse: intOnly, input, nonDifferentiable: `${op} is an integer op` });
+const zero: PartialGrad = (g) => zerosLike(g);
+
+export const add = binary('add', { grad: [(g) => g, (g) => g] });
+export const subtract = binary('subtract', { refuse: noBool('subtraction'), grad: [(g) => g, (g) => negative(g)] });
+export const multiply = binary('multiply', { grad: [(g, _a, b) => multiply(g, b), (g, a) => multiply(g, a)] });
+export const divide = binary('divide', {
+  input: toFloat,
+  grad: [(g, _a, b) => divide(g, b), (g, a, b) => negative(divide(multiply(g, a), square(b)))],
+});
+export const floorDivide = binary('floorDivide', { refuse: noBool('floor division'), grad: [zero, zero] });
+// a - b * floor(a / b): d/da = 1, d/db = -floor(a / b)
+export const remainder = binary('remainder', { refuse: noBool('remainder'), grad: [(g) => g, (g, a, b) => negative(multiply(g, floorDivide(a, b)))] });
 export const power = binary('power', {
-  result: 'same',
-  grad: (g, a, b, y) => [
-    multiply(g, multiply(b, power(a, subtract(b, 1)))),
-    // d/db a^b = a^b log a, taken as 0 where a = 0 (as JAX and MLX do)
-    multiply(g, where(equal(a, 0), 0, multiply(y, log(a)))),
+  grad: [
+    // b a^(b-1), taken as 0 where b = 0 (a^0 is constant even at a = 0, as JAX does)
+    (g, a, b) => multiply(g, where(equal(b, 0), 0, multiply(b, power(a, subtract(b, 1))))),
+    // a^b log a, taken as 0 where a = 0 (as JAX and MLX do)
+    (g, a, _b, y) => multiply(g, where(equal(a, 0), 0, multiply(y, log(a)))),
   ],
 });
+// Ties send the whole gradient to a.
 export const maximum = binary('maximum', {
-  result: 'same',
-  grad: (g, a, b) => { const m = greaterEqual(a, b); return [where(m, g, 0), where(m, 0, g)]; },
+  grad: [(g, a, b) => where(greaterEqual(a, b), g, 0), (g, a, b) => where(greaterEqual(a, b), 0, g)],
 });
 export const minimum = binary('minimum', {
-  result: 'same',
-  grad: (g, a, b) => { const m = lessEqual(a, b); return [where(m, g, 0), where(m, 0, g)]; },
+  grad: [(g, a, b) => where(lessEqual(a, b), g, 0), (g, a, b) => where(lessEqual(a, b), 0, g)],
 });
-export const equal = binary('equal', predicate('equal'));
-export const notEqual = binary('notEqual', predicate('notEqual'));
-export const less = binary('less', predicate('less'));
-export const lessEqual = binary('lessEqual', predicate('lessEqual'));
-export const greater = binary('greater', predicate('greater'));
-export const greaterEqual = binary('greaterEqual', predicate('greaterEqual'));
-export const logicalAnd = binary('logicalAnd', { ...predicate('logicalAnd'), boolInputs: true });
-export const logicalOr = binary('logicalOr', { ...predicate('logicalOr'), boolInputs: true });
-export const bitwiseAnd = binary('bitwiseAnd', { result: 'same', refuse: intOnly('bitwiseAnd'), nonDifferentiable: 'bitwiseAnd is an integer op' });
-export const bitwiseOr = binary('bitwiseOr', { result: 'same', refuse: intOnly('bitwiseOr'), nonDifferentiable: 'bitwiseOr is an integer op' });
-export const bitwiseXor = binary('bitwiseXor', { result: 'same', refuse: intOnly('bitwiseXor'), nonDifferentiable: 'bitwiseXor is an integer op' });
-export const leftShift = binary('leftShift', { result: 'same', refuse: intOnly('leftShift'), nonDifferentiable: 'leftShift is an integer op' });
-export const rightShift = binary('rightShift', { result: 'same', refuse: intOnly('rightShift'), nonDifferentiable: 'rightShift is an integer op' });
+export const equal = binary('equal', comparison('equal'));
+export const notEqual = binary('notEqual', comparison('notEqual'));
+export const less = binary('less', comparison('less'));
+export const lessEqual = binary('lessEqual', comparison('lessEqual'));
+export const greater = binary('greater', comparison('greater'));
+export const greaterEqual = binary('greaterEqual', comparison('greaterEqual'));
+export const logicalAnd = binary('logicalAnd', logical('logicalAnd'));
+export const logicalOr = binary('logicalOr', logical('logicalOr'));
+export const bitwiseAnd = binary('bitwiseAnd', bitwise('bitwiseAnd'));
+export const bitwiseOr = binary('bitwiseOr', bitwise('bitwiseOr'));
+export const bitwiseXor = binary('bitwiseXor', bitwise('bitwiseXor'));
+// Shifting bools shifts uint8s, as MLX.
+const boolToU8 = (d: DType) => (d === bool ? uint8 : d);
+export const leftShift = binary('leftShift', bitwise('leftShift', boolToU8));
+export const rightShift = binary('rightShift', bitwise('rightShift', boolToU8));
+// d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2)
 export const arctan2 = binary('arctan2', {
-  result: 'float',
-  grad: (g, a, b) => { const d = add(square(a), square(b)); return [multiply(g, divide(b, d)), negative(multiply(g, divide(a, d)))]; },
+  input: toFloat,
+  grad: [(g, a, b) => divide(multiply(g, b), add(square(a), square(b))), (g, a, b) => negative(divide(multiply(g, a), add(square(a), square(b))))],
 });
 export const logaddexp = binary('logaddexp', {
-  result: 'float',
-  grad: (g, a, b, y) => [multiply(g, exp(subtract(a, y))), multiply(g, exp(subtract(b, y)))],
+  input: toFloat,
+  grad: [(g, a, _b, y) => multiply(g, exp(subtract(a, y))), (g, _a, b, y) => multiply(g, exp(subtract(b, y)))],
 });
 
 // ---------------------------------------------------------------- where (select)
@@ -133,11 +158,13 @@ export const Select = definePrimitive({
 
 /** Elements of `x` where `condition` holds, else of `y` (all three broadcast). */
 export function where(condition: ArrayLike, x: ArrayLike, y: ArrayLike, opts?: OpOptions): Array {
-  const stream = toStream(opts?.stream ?? streamOf(condition, streamOf(x, y) ? (x instanceof Array ? x : y) : x));
-  const c = astype(asArray(condition, stream), bool);
-  const [a, b] = promoteArgs([x, y], stream);
+  const stream = toStream(opts?.stream ?? streamOf(condition, x, y));
+  const c = asArray(condition, stream);
+  const dt = resultType(x, y);
+  checkWeakScalars('where', [x, y], dt);
+  const [a, b] = promoteArgs([x, y], stream, dt);
   const shape = broadcastShapes('where', c.shape, a.shape, b.shape);
-  return bind1(Select, [c, a, b], {}, { shape, dtype: a.dtype }, stream);
+  return bind1(Select, [astype(c, bool, { stream }), a, b], {}, { shape, dtype: dt }, stream);
 }
 
 /** Limits values to [min, max]; either bound may be null. */
@@ -149,32 +176,32 @@ export function clip(a: ArrayLike, min: ArrayLike | null, max: ArrayLike | null,
   return r;
 }
 
-/** |a - b| <= atol + rtol * |b|, elementwise (NaNs equal only with equalNan). */
+/**
+ * |a - b| <= atol + rtol * |b|, elementwise, computed in the promoted float dtype. Infinities
+ * are close only to themselves; NaNs only to NaNs with equalNan.
+ */
 export function isclose(a: ArrayLike, b: ArrayLike, rtol = 1e-5, atol = 1e-8, equalNan = false, opts?: OpOptions): Array {
-  const x = asArray(a), y = asArray(b);
-  const dt = floatOf(resultType(x, y));
-  const xf = astype(x, dt), yf = astype(y, dt);
-  let close = lessEqual(abs(subtract(xf, yf)), add(atol, multiply(rtol, abs(yf))), opts);
-  // Infinities of the same sign are close; the difference above is NaN there.
-  close = logicalOr(close, equal(xf, yf), opts);
-  if (equalNan) close = logicalOr(close, logicalAnd(isnan(xf), isnan(yf)), opts);
+  const stream = toStream(opts?.stream ?? streamOf(a, b));
+  const o = { stream };
+  const [x, y] = promoteArgs([a, b], stream, floatOf(resultType(a, b)));
+  broadcastShapes('isclose', x.shape, y.shape);
+  const near = lessEqual(abs(subtract(x, y, o), o), add(atol, multiply(rtol, abs(y, o), o), o), o);
+  let close = logicalOr(logicalAnd(near, logicalAnd(isfinite(x, o), isfinite(y, o), o), o), equal(x, y, o), o);
+  if (equalNan) close = logicalOr(close, logicalAnd(isnan(x, o), isnan(y, o), o), o);
   return close;
 }
 
 export function allclose(a: ArrayLike, b: ArrayLike, rtol = 1e-5, atol = 1e-8, equalNan = false, opts?: OpOptions): Array {
-  return all(isclose(a, b, rtol, atol, equalNan, opts));
+  return all(isclose(a, b, rtol, atol, equalNan, opts), null, false, opts);
 }
 
 /** True when shapes match and all elements are equal (NaNs equal only with equalNan). */
 export function arrayEqual(a: ArrayLike, b: ArrayLike, equalNan = false, opts?: OpOptions): Array {
   const x = asArray(a), y = asArray(b);
   const stream = toStream(opts?.stream ?? x.stream);
-  if (x.shape.length !== y.shape.length || x.shape.some((d, i) => d !== y.shape[i])) return arrayFromBool(false, stream);
-  let eq = equal(x, y, opts);
-  if (equalNan) eq = logicalOr(eq, logicalAnd(isnan(x), isnan(y)));
-  return all(eq);
+  const o = { stream };
+  if (x.shape.length !== y.shape.length || x.shape.some((d, i) => d !== y.shape[i])) return array(false, bool, o);
+  let eq = equal(x, y, o);
+  if (equalNan) eq = logicalOr(eq, logicalAnd(isnan(x, o), isnan(y, o), o), o);
+  return all(eq, null, false, o);
 }
-
-import { array } from '../array.js';
-import { batchFront } from './shape.js';
-function arrayFromBool(v: boolean, stream: Stream): Array { return array(v, bool, { stream }); }
