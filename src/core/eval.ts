@@ -60,15 +60,24 @@ export function evalArrays(targets: Array[]): void {
   const { order, uses } = schedule(pending);
   const wanted = new Set(pending);
   const release = (a: Array) => { if (!wanted.has(a) && (uses.get(a) ?? 0) === 0) a._releaseBuffer(); };
-  for (const node of order) {
-    runNode(node);
-    for (const inp of node.inputs) {
-      const u = uses.get(inp);
-      if (u === undefined) continue; // evaluated before this run: not ours to free
-      uses.set(inp, u - 1);
-      release(inp);
+  const computed: Array[] = [];
+  try {
+    for (const node of order) {
+      const held = node.outputs.filter((o) => o._buf); // siblings evaluated by an earlier run stay
+      runNode(node);
+      for (const o of node.outputs) if (!held.includes(o)) computed.push(o);
+      for (const inp of node.inputs) {
+        const u = uses.get(inp);
+        if (u === undefined) continue; // evaluated before this run: not ours to free
+        uses.set(inp, u - 1);
+        release(inp);
+      }
+      for (const o of node.outputs) if (!held.includes(o)) release(o); // siblings nobody asked for
     }
-    for (const o of node.outputs) release(o); // siblings nobody asked for
+  } catch (e) {
+    // A failed run (out of memory, a kernel error) frees what it computed: nothing leaks.
+    for (const a of computed) a._releaseBuffer();
+    throw e;
   }
   if (!isKeepingGraph()) for (const t of pending) t._node = null;
 }

@@ -4,7 +4,7 @@ import { backendFor, allBackends } from './backend.js';
 import { defaultDevice } from './device.js';
 import { Array } from './array.js';
 import { enterScope, exitScope } from './scope.js';
-import { evalArrays } from './eval.js';
+import { evalArrays, isKeepingGraph } from './eval.js';
 import { treeLeaves } from './tree.js';
 
 const current = () => backendFor(defaultDevice());
@@ -20,7 +20,12 @@ export const setCacheLimit = (bytes: number): number => current().setCacheLimit(
 
 /**
  * Runs fn, evaluates what it returns, and disposes every other array created inside.
- * Returned trees (objects, arrays) keep all their arrays.
+ * Returned trees (objects, arrays) keep all their arrays. The usual loop:
+ * `const next = mx.tidy(() => step(x)); x.dispose(); x = next;`.
+ *
+ * Inside a function that a transform traces (grad, vmap, compile...), tidy neither
+ * evaluates nor disposes: the graph must survive to be differentiated or replayed. Its
+ * arrays pass to the enclosing tidy, if any, which cleans up once the transform is done.
  */
 export function tidy<T>(fn: () => T): T {
   enterScope();
@@ -31,8 +36,17 @@ export function tidy<T>(fn: () => T): T {
     exitScope(new Set());
     throw e;
   }
+  if (isKeepingGraph()) {
+    exitScope(null);
+    return result;
+  }
   const keepers = treeLeaves(result);
-  evalArrays(keepers);
+  try {
+    evalArrays(keepers);
+  } catch (e) {
+    exitScope(new Set());
+    throw e;
+  }
   exitScope(new Set<Array>(keepers));
   return result;
 }

@@ -15,13 +15,19 @@ export function keep<T extends Array>(a: T): T {
 
 export function enterScope(): void { scopes.push(new Set()); }
 
-/** Leaves the innermost scope, disposing its arrays except those in `survivors`. */
-export function exitScope(survivors: Set<Array>): void {
+/** How many tidy scopes are open (for tests: a scope left open would capture every later array). */
+export function scopeDepth(): number { return scopes.length; }
+
+/**
+ * Leaves the innermost scope, disposing its arrays except those in `survivors` (all of
+ * them when null), which pass to the enclosing scope.
+ */
+export function exitScope(survivors: ReadonlySet<Array> | null): void {
   const s = scopes.pop();
   if (!s) throw new Error('[tidy] no scope to exit');
   const parent = scopes[scopes.length - 1];
   for (const a of s) {
-    if (survivors.has(a)) parent?.add(a);
+    if (!survivors || survivors.has(a)) parent?.add(a);
     else a.dispose();
   }
 }

@@ -27,10 +27,34 @@ export function promoteArgs(args: ArrayLike[], stream: Stream, dtype?: DType): A
   });
 }
 
-/** A 0-d array. */
+/**
+ * A 0-d constant. Constants are shared through a small cache, so ops given JS numbers
+ * allocate nothing after the first use of a value and loops keep device memory flat. A
+ * cached constant is pinned: no scope owns it, dispose() leaves it alone, and the cache
+ * holds a reference to its buffer until it is evicted.
+ */
 export function scalar(v: number | boolean | bigint, dtype: DType, stream: Stream): Array {
-  return arrayFn(v, dtype, { stream });
+  const key = `${stream.device}/${stream.index}/${dtype.name}/${typeof v}/${Object.is(v, -0) ? '-0' : String(v)}`;
+  let a = constants.get(key);
+  if (a && !a._disposed) {
+    constants.delete(key); // most recently used last
+    constants.set(key, a);
+    return a;
+  }
+  a = keep(arrayFn(v, dtype, { stream }));
+  a.dispose = () => {};
+  a._buf!.refs++;
+  constants.set(key, a);
+  if (constants.size > MAX_CONSTANTS) {
+    const [oldKey, old] = constants.entries().next().value!;
+    constants.delete(oldKey);
+    delete (old as Partial<Array>).dispose; // back to Array.prototype.dispose
+    if (old._buf) dropBuffer(old._buf, old.device);
+  }
+  return a;
 }
+const constants = new Map<string, Array>();
+const MAX_CONSTANTS = 1024;
 
 export function broadcastShapes(where: string, ...shapes: (readonly number[])[]): number[] {
   const nd = Math.max(0, ...shapes.map((s) => s.length));
@@ -67,5 +91,6 @@ export function isArrayLike(x: unknown): x is ArrayLike {
 }
 
 // Late-bound to avoid import cycles between op files.
-import { array as arrayFn } from '../array.js';
+import { array as arrayFn, dropBuffer } from '../array.js';
+import { keep } from '../scope.js';
 import { astype } from './astype.js';
