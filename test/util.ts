@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as mx from '../src/index.js';
 
 export interface Encoded { dtype: string; shape: number[]; data: (number | string | boolean)[] }
-export type GoldenArg = Encoded | { weak: number | boolean } | { value: unknown };
+export type GoldenArg = Encoded | { weak: number | boolean } | { value: unknown } | { list: GoldenArg[] } | { slice: (number | null)[] };
 
 export function decodeValue(v: number | string | boolean): number | boolean | bigint {
   if (v === 'nan') return NaN;
@@ -23,6 +23,8 @@ export function decode(e: Encoded): mx.Array {
 export function decodeArg(arg: GoldenArg): unknown {
   if ('weak' in arg) return arg.weak;
   if ('value' in arg) return arg.value;
+  if ('list' in arg) return arg.list.map(decodeArg); // a JS array of arguments (concatenate's arrays)
+  if ('slice' in arg) return mx.s(...arg.slice); // an index slice, start:stop:step
   return decode(arg);
 }
 

@@ -7,3 +7,5 @@ export * from './memory.js';
 export { primitives } from './primitive.js';
 export type { Tree } from './tree.js';
 export * from './ops/index.js';
+export * from './transforms/index.js';
+import './methods.js';

@@ -11,6 +11,8 @@ import './kernels/creation.js';
 import './kernels/linalg.js';
 import './kernels/conv.js';
 import './kernels/random.js';
+import './kernels/fused.js';
+import './kernels/transforms.js';
 
 registerBackend('cpu', cpuBackend);
 export { cpuBackend };
