@@ -17,6 +17,7 @@ import { defaultStream } from '../device.js';
 import { treeLeaves, treeStructure } from '../tree.js';
 import { Tape, buildTape, eliminateCommonSubexpressions, replay, shapelessInfo, ShapelessInfo, standIn } from './tape.js';
 import { fuseElementwise } from './fuse.js';
+import { traced } from './trace.js';
 
 export interface CompileOptions {
   /** A tree of state (e.g. model parameters, optimizer state) read as implicit inputs on each call. */
@@ -94,7 +95,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     let out: R, stateOut: Array[];
     if (opts.inputs !== undefined) fillLeaves(opts.inputs, standIns.slice(argLeaves.length));
     try {
-      out = fn(...tracedArgs);
+      out = traced(() => fn(...tracedArgs));
       stateOut = opts.outputs === undefined ? [] : treeLeaves(opts.outputs);
       const structure = treeStructure(out);
       const before = structures.get(constKey);
