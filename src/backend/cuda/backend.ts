@@ -1,0 +1,152 @@
+// The CUDA backend: buffers are device allocations from the caching allocator, and each
+// primitive runs as a kernel rendered to CUDA C, compiled once by NVRTC (see compiler.ts),
+// or as a cuBLAS call. Kernels are registered by primitive name, one module per family
+// under kernels/, like the CPU backend's.
+import type { Backend, Buffer, MemoryStats } from '../../core/backend.js';
+import type { Node } from '../../core/array.js';
+import type { DType, TypedArray } from '../../core/dtype.js';
+import { storageCtor } from '../../core/dtype.js';
+import { primitives } from '../../core/primitive.js';
+import type { Spec } from '../../core/primitive.js';
+import { CachingAllocator, CudaBuffer } from './allocator.js';
+import { KernelCache } from './compiler.js';
+import { Staging } from './transfer.js';
+import { runtime, Runtime } from './runtime.js';
+import { sizeOf } from './kernels/layout.js';
+
+export { CudaBuffer };
+
+/** An input as a kernel sees it: a dense row-major device buffer with its shape and dtype. */
+export interface CudaArg {
+  buf: CudaBuffer;
+  shape: readonly number[];
+  dtype: DType;
+}
+
+/** What a kernel may use while it runs. */
+export interface CudaContext {
+  rt: Runtime;
+  kernels: KernelCache;
+  /** A new output buffer for `spec` (freed again if the node fails). */
+  alloc(spec: Spec): CudaBuffer;
+  /** Scratch memory, returned to the allocator when the node is done (stream order keeps that safe). */
+  temp(bytes: number): CudaBuffer;
+}
+
+/** Computes a node's outputs: one buffer per output spec (an input's buffer to share it). */
+export type CudaKernel = (ins: CudaArg[], outs: Spec[], params: never, ctx: CudaContext) => CudaBuffer[];
+
+const kernels = new Map<string, CudaKernel>();
+
+export function registerCudaKernels(table: Record<string, CudaKernel>): void {
+  for (const [name, k] of Object.entries(table)) kernels.set(name, k);
+}
+
+/** Thrown for work the GPU cannot do (float64, a primitive without a CUDA kernel yet). */
+export class GpuUnsupportedError extends Error {}
+
+const float64Error = (where: string) =>
+  new GpuUnsupportedError(`[${where}] float64 is not supported on the GPU; use float32, or run this op on the CPU with { stream: mx.cpu }`);
+
+class CudaBackend implements Backend {
+  readonly name = 'cuda';
+  private state: { rt: Runtime; alloc: CachingAllocator; staging: Staging; kernels: KernelCache } | null = null;
+  private memoryLimit = Infinity;
+  private cacheLimit = Infinity;
+  /** Let float32 GEMMs use TF32 tensor cores (about 10 bits of mantissa in the products). */
+  allowTF32 = process.env.LATHE_CUDA_TF32 === '1';
+
+  get unimplemented(): string[] {
+    return primitives().filter((p) => !kernels.has(p));
+  }
+
+  private get s() {
+    if (!this.state) {
+      const rt = runtime();
+      const alloc = new CachingAllocator(rt.driver, () => rt.synchronize());
+      alloc.memoryLimit = this.memoryLimit;
+      alloc.cacheLimit = this.cacheLimit;
+      this.state = { rt, alloc, staging: new Staging(rt), kernels: new KernelCache(rt) };
+    }
+    return this.state;
+  }
+
+  get runtime(): Runtime { return this.s.rt; }
+  get kernelCache(): KernelCache { return this.s.kernels; }
+
+  fromHost(data: TypedArray, dtype: DType): Buffer {
+    if (dtype.name === 'float64') throw float64Error('array');
+    const buf = this.s.alloc.alloc(data.byteLength);
+    if (data.byteLength) this.s.staging.upload(buf.ptr, data);
+    return buf;
+  }
+
+  readSync(buf: Buffer, dtype: DType, size: number): TypedArray {
+    const b = buf as CudaBuffer;
+    const bytes = size * dtype.size;
+    const raw = this.s.staging.download(b.ptr, bytes);
+    return new storageCtor[dtype.name](raw, 0, size);
+  }
+
+  async read(buf: Buffer, dtype: DType, size: number): Promise<TypedArray> {
+    await this.s.rt.idle();
+    return this.readSync(buf, dtype, size);
+  }
+
+  evalNode(node: Node): void {
+    const name = node.prim.name;
+    const k = kernels.get(name);
+    if (!k) throw new GpuUnsupportedError(`[${name}] the CUDA backend does not implement this primitive yet (run it on the CPU with { stream: mx.cpu })`);
+    if (node.outputs.some((o) => o.dtype.name === 'float64') || node.inputs.some((x) => x.dtype.name === 'float64')) throw float64Error(name);
+    const { alloc } = this.s;
+    const made: CudaBuffer[] = [];
+    const temps: CudaBuffer[] = [];
+    const ctx: CudaContext = {
+      rt: this.s.rt,
+      kernels: this.s.kernels,
+      alloc: (spec) => { const b = alloc.alloc(sizeOf(spec.shape) * spec.dtype.size); made.push(b); return b; },
+      temp: (bytes) => { const b = alloc.alloc(bytes); temps.push(b); return b; },
+    };
+    const ins: CudaArg[] = node.inputs.map((x) => ({ buf: x._buf as CudaBuffer, shape: x.shape, dtype: x.dtype }));
+    const specs = node.outputs.map((o) => ({ shape: o.shape, dtype: o.dtype }));
+    let results: CudaBuffer[];
+    try {
+      results = k(ins, specs, node.params as never, ctx);
+    } catch (e) {
+      for (const b of made) alloc.free(b);
+      throw e;
+    } finally {
+      for (const b of temps) alloc.free(b);
+    }
+    for (const b of made) if (!results.includes(b)) alloc.free(b); // allocated but not handed out
+    node.outputs.forEach((o, i) => o._setBuffer(results[i]));
+  }
+
+  release(buf: Buffer): void { this.state?.alloc.free(buf as CudaBuffer); }
+
+  synchronize(): void { this.state?.rt.synchronize(); }
+
+  memory(): MemoryStats {
+    const a = this.state?.alloc;
+    return { active: a?.active ?? 0, peak: a?.peak ?? 0, cache: a?.cached ?? 0 };
+  }
+
+  resetPeakMemory(): void { if (this.state) this.state.alloc.peak = this.state.alloc.active; }
+  clearCache(): void { this.state?.alloc.trim(0); }
+
+  setMemoryLimit(bytes: number): number {
+    const old = this.memoryLimit;
+    this.memoryLimit = bytes;
+    if (this.state) this.state.alloc.memoryLimit = bytes;
+    return old;
+  }
+
+  setCacheLimit(bytes: number): number {
+    const old = this.cacheLimit;
+    this.cacheLimit = bytes;
+    if (this.state) { this.state.alloc.cacheLimit = bytes; this.state.alloc.trim(bytes); }
+    return old;
+  }
+}
+
+export const cudaBackend = new CudaBackend();

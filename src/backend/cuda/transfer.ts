@@ -1,0 +1,77 @@
+// Host <-> device copies staged through one pinned host arena. Asynchronous copies must
+// never read or write JS-owned memory (the GC may move or free it), so data is copied into
+// page-locked memory first. The arena is used front to back; when it wraps, the stream is
+// synchronized, so no queued copy still reads the part being overwritten.
+import type { TypedArray } from '../../core/dtype.js';
+import { check, out64, getKoffi } from './ffi/libcuda.js';
+import type { Runtime } from './runtime.js';
+
+const ARENA_BYTES = 16 << 20;
+
+export class Staging {
+  private base = 0n;
+  private bytes: Uint8Array | null = null;
+  private off = 0;
+  /** Whether copies may still be queued that read or write the arena. */
+  private busy = false;
+
+  constructor(private readonly rt: Runtime) {}
+
+  private arena(): Uint8Array {
+    if (!this.bytes) {
+      check(this.rt.driver, this.rt.driver.cuMemAllocHost(out64, ARENA_BYTES), 'cuMemAllocHost');
+      this.base = out64[0];
+      this.bytes = new Uint8Array(getKoffi()!.view(this.base, ARENA_BYTES));
+    }
+    return this.bytes;
+  }
+
+  /** Offset of `n` free bytes (n <= arena size), waiting for queued copies when the arena wraps. */
+  private reserve(n: number): number {
+    const at = (this.off + 255) & ~255;
+    if (at + n <= ARENA_BYTES) { this.off = at + n; return at; }
+    this.quiesce();
+    this.off = n;
+    return 0;
+  }
+
+  /** Waits for every queued copy; the arena is then free. */
+  private quiesce(): void {
+    if (this.busy) this.rt.synchronize();
+    this.busy = false;
+    this.off = 0;
+  }
+
+  /** Queues a copy of `src` into device memory at `dst`. */
+  upload(dst: bigint, src: TypedArray): void {
+    const arena = this.arena();
+    const whole = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+    const d = this.rt.driver;
+    for (let done = 0; done < whole.length;) {
+      const n = Math.min(whole.length - done, ARENA_BYTES);
+      const at = this.reserve(n);
+      arena.set(whole.subarray(done, done + n), at);
+      check(d, d.cuMemcpyHtoDAsync(dst + BigInt(done), this.base + BigInt(at), n, this.rt.stream), 'cuMemcpyHtoDAsync');
+      this.busy = true;
+      done += n;
+    }
+  }
+
+  /** Copies `n` bytes from device memory at `src` into a new ArrayBuffer (waits for queued work). */
+  download(src: bigint, n: number): ArrayBuffer {
+    const arena = this.arena();
+    const out = new Uint8Array(n);
+    const d = this.rt.driver;
+    for (let done = 0; done < n;) {
+      const len = Math.min(n - done, ARENA_BYTES);
+      this.quiesce();
+      check(d, d.cuMemcpyDtoHAsync(this.base, src + BigInt(done), len, this.rt.stream), 'cuMemcpyDtoHAsync');
+      this.busy = true;
+      this.quiesce();
+      out.set(arena.subarray(0, len), done);
+      done += len;
+    }
+    if (n === 0) this.rt.synchronize();
+    return out.buffer;
+  }
+}

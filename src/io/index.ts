@@ -1,0 +1,2 @@
+// lathe/io (being written).
+export {};

@@ -1,0 +1,2 @@
+// lathe/nn (being written).
+export {};

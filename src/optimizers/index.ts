@@ -1,0 +1,2 @@
+// lathe/optimizers (being written).
+export {};

@@ -1,0 +1,101 @@
+// Compiles representative CUDA kernels of every family and dtype with nvcc (no GPU
+// needed), so a kernel that does not compile is caught on CPU-only machines and in CI.
+// All sources go into one file (the prelude is include-guarded), compiled in one nvcc run.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as mx from '../../src/index.js';
+import type { DType } from '../../src/core/dtype.js';
+import type { KernelSource } from '../../src/backend/cuda/compiler.js';
+import { unaryCuda, binaryCuda, castCuda, renderElementwise, Mode } from '../../src/backend/cuda/kernels/elementwise.js';
+import { renderCopy, renderTranspose } from '../../src/backend/cuda/kernels/copy.js';
+import { renderReduce, renderArgReduce, renderSoftmax, Variant } from '../../src/backend/cuda/kernels/reduce.js';
+import { renderFused } from '../../src/backend/cuda/kernels/fused.js';
+import { renderIntGemm } from '../../src/backend/cuda/kernels/matmul.js';
+import { renderArange } from '../../src/backend/cuda/kernels/creation.js';
+import { store } from '../../src/backend/cuda/kernels/ctypes.js';
+
+const nvcc = process.env.NVCC ?? 'nvcc';
+const found = spawnSync(nvcc, ['--version'], { encoding: 'utf8' });
+const skip = found.status === 0 ? false : `nvcc not found (set NVCC to its path); CUDA kernel sources were not compiled`;
+if (skip) console.log(`# skipped: ${skip}`);
+
+const all = mx.allDtypes.filter((d) => d.name !== 'float64');
+const SAME = new Set(['abs', 'negative', 'sign', 'square', 'floor', 'ceil', 'round', 'stopGradient']);
+const PRED = new Set(['isnan', 'isinf', 'isfinite', 'logicalNot', 'bitwiseInvert']);
+const FLOAT_ONLY = new Set(['divide', 'arctan2', 'logaddexp']);
+const INT_ONLY = new Set(['bitwiseAnd', 'bitwiseOr', 'bitwiseXor', 'leftShift', 'rightShift']);
+
+/**
+ * Every kernel family over dtypes that cover each storage/compute type pair the renderers
+ * distinguish (a full cross product would take minutes to compile).
+ */
+function catalog(): KernelSource[] {
+  const out: KernelSource[] = [];
+  let k = 0;
+  const name = (tag: string) => `${tag}_${k++}`;
+  const dt = (...names: string[]) => names.map((n) => mx.dtypes[n as mx.DTypeName]);
+  const some = dt('float32', 'float16', 'bfloat16', 'int8', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool');
+  const ew = (tag: string, expr: string, ins: { dtype: DType; mode: Mode; raw?: boolean }[], o: DType, wide = false) =>
+    out.push(renderElementwise(name(tag), { expr, ins, out: o, nd: 3, wide }));
+  for (const [op, f] of Object.entries(unaryCuda)) {
+    const dts = SAME.has(op) || PRED.has(op) ? some.filter((d) => op !== 'bitwiseInvert' || !d.isFloat) : dt('float32', 'bfloat16');
+    for (const d of dts) {
+      const o = PRED.has(op) && op !== 'bitwiseInvert' ? mx.bool : d;
+      ew(`u_${op}`, store(f('x0', d, { decimals: op === 'round' ? -1 : 0 }), o), [{ dtype: d, mode: 'full' }], o);
+    }
+  }
+  for (const [op, f] of Object.entries(binaryCuda)) {
+    const dts = FLOAT_ONLY.has(op) ? dt('float32', 'float16') : some.filter((d) => !INT_ONLY.has(op) || !d.isFloat);
+    for (const d of dts) {
+      const o = /equal|less|greater|logical/i.test(op) ? mx.bool : d;
+      ew(`b_${op}`, store(f('x0', 'x1', d), o), [{ dtype: d, mode: 'strided' }, { dtype: d, mode: 'scalar' }], o);
+    }
+  }
+  for (const from of all) for (const to of dt('bool', 'int8', 'uint32', 'int64', 'uint64', 'float16', 'bfloat16', 'float32'))
+    ew('cast', store(castCuda('x0', from, to), to), [{ dtype: from, mode: 'full' }], to, from === mx.int64);
+  for (const d of all) ew('select', '(x0 ? x1 : x2)', [{ dtype: mx.bool, mode: 'strided' }, { dtype: d, mode: 'full', raw: true }, { dtype: d, mode: 'scalar', raw: true }], d);
+  for (const elem of [1, 2, 4, 8]) for (const denseDst of [true, false]) out.push(renderCopy(name('copy'), { elem, nd: 4, wide: elem === 8, denseDst }));
+  for (const elem of [1, 2, 4, 8]) out.push(renderTranspose(name('transpose'), { elem, nd: elem === 2 ? 2 : 3, wide: elem === 8 }));
+  const variants: Variant[] = ['warp', 'block', 'cols'];
+  for (const op of ['sum', 'prod', 'max', 'min', 'all', 'any']) {
+    for (const d of some) {
+      const acc = op === 'all' || op === 'any' ? mx.int32 : d;
+      const o = op === 'all' || op === 'any' ? mx.bool : d;
+      const vs = d === mx.float32 || d === mx.int64 ? variants : [variants[k % 3]];
+      for (const variant of vs) out.push(renderReduce(name(`r_${op}`), { op, variant, input: d, acc, output: o, wide: variant === 'cols' }));
+      if (d === mx.float16 || d === mx.int32) {
+        out.push(renderReduce(name(`rp_${op}`), { op, variant: 'block', input: d, acc, output: null, wide: false }));
+        out.push(renderReduce(name(`rf_${op}`), { op, variant: 'warp', input: null, acc, output: o, wide: false }));
+      }
+    }
+  }
+  for (const d of some) for (const isMax of [true, false]) out.push(renderArgReduce(name('arg'), { isMax, variant: variants[k % 3], input: d, wide: false }));
+  for (const d of dt('float32', 'float16', 'bfloat16')) for (const kind of ['softmax', 'logsumexp'] as const) for (const variant of variants)
+    out.push(renderSoftmax(name(kind), { kind, variant, input: d, output: d, wide: variant === 'block' }));
+  const program = { nInputs: 2, outputs: [5, 6], ops: [
+    { prim: 'multiply', args: [0, 1], dtype: 'float16', params: {} }, { prim: 'exp', args: [2], dtype: 'float16', params: {} },
+    { prim: 'greater', args: [3, 0], dtype: 'bool', params: {} }, { prim: 'astype', args: [4], dtype: 'int8', params: {} },
+    { prim: 'select', args: [4, 3, 0], dtype: 'float16', params: {} }] } as const;
+  out.push(renderFused(name('fused'), program as never, [{ dtype: mx.float16, mode: 'strided' }, { dtype: mx.float16, mode: 'scalar' }], 2, false));
+  for (const d of dt('int8', 'uint32', 'int64', 'bool')) out.push(renderIntGemm(name('igemm'), d));
+  for (const d of all) out.push(renderArange(name('arange'), d));
+  return out;
+}
+
+test('CUDA kernel sources compile with nvcc (sm_90)', { skip }, () => {
+  const sources = catalog();
+  const dir = mkdtempSync(join(tmpdir(), 'lathe-nvcc-'));
+  try {
+    const file = join(dir, 'kernels.cu');
+    writeFileSync(file, sources.map((s) => s.source).join('\n'));
+    const r = spawnSync(nvcc, ['--cubin', '-arch=sm_90', '-std=c++17', '-diag-suppress', '177', '-Xptxas', '-O0', '-o', join(dir, 'kernels.cubin'), file], { encoding: 'utf8' });
+    const errors = (r.stderr + r.stdout).split('\n').filter((l) => /error/i.test(l)).slice(0, 20).join('\n');
+    assert.equal(r.status, 0, `nvcc failed on ${sources.length} kernels:\n${errors || r.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
