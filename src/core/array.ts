@@ -178,6 +178,13 @@ function flattenNested(x: NestedArray): { shape: number[]; flat: (number | boole
   return { shape, flat };
 }
 
+/**
+ * JS has one number type: a number reads as an integer literal when it is integral and
+ * within the 64-bit integer range (so 3.4e38, a float32 bound, is a float, as in Python).
+ */
+export function isIntegerLiteral(v: number): boolean { return Number.isInteger(v) && Math.abs(v) <= 2 ** 64; }
+export function fitsInt32(v: number): boolean { return v >= -2147483648 && v <= 2147483647; }
+
 /** The dtype MLX gives JS values: all booleans -> bool, bigints -> int64, integers -> int32, else float32. */
 function inferDtype(flat: (number | boolean | bigint)[]): DType {
   if (flat.length === 0) return float32;
@@ -185,7 +192,7 @@ function inferDtype(flat: (number | boolean | bigint)[]): DType {
   for (const v of flat) {
     if (typeof v !== 'boolean') allBool = false;
     if (typeof v === 'bigint') anyBig = true;
-    else if (typeof v === 'number' && !Number.isInteger(v)) allInt = false;
+    else if (typeof v === 'number' && !(isIntegerLiteral(v) && fitsInt32(v))) allInt = false;
   }
   if (allBool) return bool;
   if (anyBig) return allInt ? int64 : float32;

@@ -1,5 +1,5 @@
 // Argument handling shared by the ops: weak-scalar promotion, broadcasting, axes.
-import { Array, ArrayLike, asArray, isWeakScalar } from '../array.js';
+import { Array, ArrayLike, asArray, isWeakScalar, isIntegerLiteral, fitsInt32 } from '../array.js';
 import { DType, bool, int32, float32, promoteTypes } from '../dtype.js';
 import { Stream } from '../device.js';
 
@@ -12,8 +12,8 @@ export function resultType(...args: ArrayLike[]): DType {
   for (const a of args) {
     if (!isWeakScalar(a)) continue;
     if (typeof a === 'boolean') dt ??= bool;
-    else if (!Number.isInteger(a)) dt = dt && dt.isFloat ? dt : float32;
-    else dt = !dt || dt === bool ? int32 : dt;
+    else if (!isIntegerLiteral(a)) dt = dt && dt.isFloat ? dt : float32;
+    else dt = !dt || dt === bool ? (fitsInt32(a) ? int32 : float32) : dt;
   }
   return dt ?? float32;
 }
