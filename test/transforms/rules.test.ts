@@ -12,6 +12,7 @@ import { Case, InputSpec, checkGradients, checkVmap, vmapVariants } from './chec
 const f64 = (shape: number[], more: Partial<InputSpec> = {}): InputSpec => ({ shape, ...more });
 const i32 = (shape: number[], lo = -5, hi = 5): InputSpec => ({ shape, dtype: 'int32', lo, hi });
 const b8 = (shape: number[]): InputSpec => ({ shape, dtype: 'bool' });
+const u32 = (shape: number[]): InputSpec => ({ shape, dtype: 'uint32', lo: 0, hi: 2 ** 32 - 1 });
 type Op1 = (x: mx.Array) => mx.Array;
 type Op2 = (a: mx.Array, b: mx.Array) => mx.Array;
 
@@ -117,6 +118,12 @@ export const table: Record<string, Case[]> = {
     { fn: (x) => mx.astype(x, 'float32'), inputs: [f64([2, 3])], h: 1e-3, rtol: 1e-3, atol: 1e-4 },
     { fn: (x) => mx.astype(x, 'int32'), inputs: [f64([2, 3], { lo: -5, hi: 5 })] },
     { fn: (x) => mx.astype(x, 'float64'), inputs: [i32([2, 3])] },
+  ],
+  view: [
+    { fn: (x) => mx.view(x, 'uint32'), inputs: [f64([2, 3])] },
+    { fn: (x) => mx.view(x, 'float32'), inputs: [f64([2, 3])], grad: false, label: 'float to float' },
+    { fn: (x) => mx.view(x, 'int64'), inputs: [i32([3, 4])], label: 'to a larger dtype' },
+    { fn: (x) => mx.view(x, 'int64'), inputs: [f64([])], label: '0-d' },
   ],
   reshape: [
     { fn: (x) => mx.reshape(x, [3, 2]), inputs: [f64([2, 3])] },
@@ -255,6 +262,15 @@ export const table: Record<string, Case[]> = {
     { fn: (x, w) => mx.conv1d(x, w, 2, 1, 1, 2), inputs: [f64([2, 5, 4]), f64([2, 2, 2])], label: 'stride, padding, groups' },
     { fn: (x, w) => mx.conv2d(x, w, 1, 1, 2), inputs: [f64([1, 4, 3, 1]), f64([2, 2, 2, 1])], label: '2-d, dilation' },
     { fn: (x, w) => mx.convTranspose1d(x, w, 2, 1), inputs: [f64([1, 3, 2]), f64([2, 3, 2])], label: 'transposed' },
+  ],
+  // Quantization (src/core/ops/quantize.ts): packed weights are uint32 words of random bits.
+  quantize: [{ fn: (w) => mx.quantize(w, 32, 3), inputs: [f64([2, 64])], grad: false }],
+  dequantize: [{ fn: (wq, s, b) => mx.dequantize(wq, s, b, 32, 3), inputs: [u32([2, 6]), f64([2, 2]), f64([2, 2])] }],
+  quantizedMatmul: [
+    { fn: (x, wq, s, b) => mx.quantizedMatmul(x, wq, s, b, true, 32, 4), inputs: [f64([3, 64]), u32([5, 8]), f64([5, 2]), f64([5, 2])] },
+    { fn: (x, wq, s, b) => mx.quantizedMatmul(x, wq, s, b, false, 32, 5), inputs: [f64([2, 3]), u32([3, 10]), f64([3, 2]), f64([3, 2])], label: 'not transposed' },
+    { fn: (x, wq, s, b) => mx.quantizedMatmul(x, wq, s, b, true, 32, 4), inputs: [f64([2, 1, 32]), u32([2, 3, 4]), f64([2, 3, 1]), f64([2, 3, 1])], label: 'batched weight' },
+    { fn: (x, wq, s, b) => mx.quantizedMatmul(x, wq, s, b, true, 32, 6), inputs: [f64([32]), u32([2, 6]), f64([2, 1]), f64([2, 1])], label: 'vector x' },
   ],
 
   inv: [{ fn: (a) => mx.linalg.inv(mx.add(a, mx.multiply(mx.eye(3, null, 0, 'float64'), 4))), inputs: [f64([3, 3])] }],
