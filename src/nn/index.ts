@@ -1,4 +1,5 @@
 // lathe/nn: modules, layers and activations (mlx.nn in camelCase).
+import '../backends.js'; // every entry point can evaluate on its own
 export { Module } from './module.js';
 export type { ParamTree, ParamNode, ModuleTree, ModuleNode, ModuleFilter, FreezeOptions } from './module.js';
 export { valueAndGrad, checkpoint } from './value-and-grad.js';

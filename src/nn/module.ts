@@ -193,6 +193,7 @@ export class Module {
       const put = (key: string | number, cur: unknown, v: unknown, at: string) => {
         if (cur instanceof Module && v instanceof Module) (dst as Record<string | number, unknown>)[key] = v;
         else if (cur instanceof Module || isContainer(cur)) apply(cur, v, at);
+        else if (isPlainObject(v) && Object.keys(v).length === 0) return; // a placeholder from leafModules() for a non-module entry
         else if (strict) fail(`expected a module for '${at}', got ${typeName(v)} (the current value is ${typeName(cur)})`);
       };
       if (isPlainObject(src)) {

@@ -293,3 +293,12 @@ test('toString shows the layer tree; forward is required', () => {
   assert.equal(s, 'Sequential(\n  (layers.0): Linear(inputDims=2, outputDims=3, bias=true)\n  (layers.1): ReLU()\n)');
   assert.throws(() => new nn.Module().forward(), /\[Module\] Module does not define forward\(\)/);
 });
+
+test('updateModules takes back leafModules() even with plain functions in a Sequential (strict)', () => {
+  const m = new nn.Sequential(new nn.Linear(4, 4), nn.relu as never, new nn.Linear(4, 2));
+  const replaced = new nn.Linear(4, 2);
+  const leaves = m.leafModules() as { layers: unknown[] };
+  leaves.layers[2] = replaced;
+  m.updateModules(leaves);
+  assert.equal((m as unknown as { layers: unknown[] }).layers[2], replaced);
+});
