@@ -110,15 +110,29 @@ function roundTripOf(dtype: DType): (x: number) => number {
   }
 }
 
-/** Shortest decimal digits that read back as v in its dtype: [digits, exponent of the first digit]. */
+/**
+ * Shortest decimal digits that read back as v in its dtype: [digits, exponent of the first
+ * digit]. Of two equally short candidates the nearer wins, and on a tie the even one, as in
+ * NumPy (float16 3.5625 prints as 3.562).
+ */
 function shortest(v: number, rt: (x: number) => number): [string, number] {
-  let s = Math.abs(v).toExponential();
-  for (let p = 1; p <= 17; p++) {
-    const t = Math.abs(v).toExponential(p - 1);
-    if (rt(Number(t)) === Math.abs(v)) { s = t; break; }
+  const a = Math.abs(v);
+  let s = a.toExponential();
+  search: for (let p = 1; p <= 17; p++) {
+    for (const t of [toExponentialEven(a, p - 1), a.toExponential(p - 1)]) {
+      if (rt(Number(t)) === a) { s = t; break search; }
+    }
   }
   const [mant, exp] = s.split('e');
   return [mant.replace('.', '').replace(/0+$/, '') || '0', Number(exp)];
+}
+
+/** a.toExponential(f) with exact ties rounded to even (toExponential rounds them up). */
+function toExponentialEven(a: number, f: number): string {
+  const [mant, exp] = a.toExponential(100).split('e');
+  const digits = mant.replace('.', '');
+  if (!/^50*$/.test(digits.slice(f + 1)) || Number(digits[f]) % 2 === 1) return a.toExponential(f);
+  return `${digits[0]}${f ? `.${digits.slice(1, f + 1)}` : ''}e${exp}`;
 }
 
 const negative = (v: number) => v < 0 || Object.is(v, -0);

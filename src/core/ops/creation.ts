@@ -18,22 +18,32 @@ export const toShape = (where: string, s: ShapeLike): number[] => {
 
 /** An array of `shape` filled with `vals` (broadcast). */
 export function full(shape: ShapeLike, vals: ArrayLike, dtype?: DTypeLike | null, opts?: OpOptions): Array {
-  const s = toShape('full', shape);
+  return fill('full', shape, vals, dtype, opts);
+}
+
+/** full, with errors naming `op` (the function the user called). */
+function fill(op: string, shape: ShapeLike, vals: ArrayLike, dtype: DTypeLike | null | undefined, opts?: OpOptions): Array {
+  const s = toShape(op, shape);
   const stream = toStream(opts?.stream);
-  const dt = dtype ? toDtype(dtype, 'full') : isWeakScalar(vals) ? (typeof vals === 'boolean' ? bool : Number.isInteger(vals) ? int32 : float32) : asArray(vals).dtype;
+  const dt = dtype ? toDtype(dtype, op) : isWeakScalar(vals) ? (typeof vals === 'boolean' ? bool : Number.isInteger(vals) ? int32 : float32) : asArray(vals).dtype;
   const v = isWeakScalar(vals) ? scalar(vals, dt, stream) : astype(asArray(vals, stream), dt);
+  if (v.ndim > s.length || v.shape.some((d, i) => d !== 1 && d !== s[s.length - v.ndim + i]))
+    throw new Error(`[${op}] cannot broadcast the fill value of shape ${fmtShape(v.shape)} to shape ${fmtShape(s)}`);
   return broadcastTo(v, s, { stream });
 }
 
-export function zeros(shape: ShapeLike, dtype: DTypeLike = float32, opts?: OpOptions): Array { return full(shape, 0, dtype, opts); }
-export function ones(shape: ShapeLike, dtype: DTypeLike = float32, opts?: OpOptions): Array { return full(shape, 1, dtype, opts); }
+export function zeros(shape: ShapeLike, dtype: DTypeLike = float32, opts?: OpOptions): Array { return fill('zeros', shape, 0, dtype, opts); }
+export function ones(shape: ShapeLike, dtype: DTypeLike = float32, opts?: OpOptions): Array { return fill('ones', shape, 1, dtype, opts); }
 
 export function fullLike(x: ArrayLike, vals: ArrayLike, dtype?: DTypeLike | null, opts?: OpOptions): Array {
-  const a = asArray(x);
-  return full(a.shape, vals, dtype ?? a.dtype, { stream: opts?.stream ?? a.stream });
+  return fillLike('fullLike', x, vals, dtype, opts);
 }
-export function zerosLike(x: ArrayLike, opts?: OpOptions): Array { return fullLike(x, 0, null, opts); }
-export function onesLike(x: ArrayLike, opts?: OpOptions): Array { return fullLike(x, 1, null, opts); }
+function fillLike(op: string, x: ArrayLike, vals: ArrayLike, dtype: DTypeLike | null | undefined, opts?: OpOptions): Array {
+  const a = asArray(x);
+  return fill(op, a.shape, vals, dtype ?? a.dtype, { stream: opts?.stream ?? a.stream });
+}
+export function zerosLike(x: ArrayLike, opts?: OpOptions): Array { return fillLike('zerosLike', x, 0, null, opts); }
+export function onesLike(x: ArrayLike, opts?: OpOptions): Array { return fillLike('onesLike', x, 1, null, opts); }
 
 // ---------------------------------------------------------------- arange
 

@@ -338,7 +338,7 @@ function padWidths(padWidth: number | readonly number[] | readonly (readonly num
   const bad = () => new Error(`[pad] padWidth ${JSON.stringify(padWidth)} must be an integer, [before, after], or ${ndim} [before, after] pairs for an array of dimension ${ndim}`);
   let pairs: readonly (readonly number[])[];
   if (typeof padWidth === 'number') pairs = [[padWidth, padWidth]];
-  else if (padWidth.every((p) => typeof p === 'number')) {
+  else if (padWidth.length && padWidth.every((p) => typeof p === 'number')) { // [] is the 0 pairs of a 0-d array
     const flat = padWidth as readonly number[];
     if (flat.length === 1) pairs = [[flat[0], flat[0]]];
     else if (flat.length === 2) pairs = [flat];
