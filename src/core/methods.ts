@@ -10,6 +10,7 @@ type Method<F> = F extends (x: never, ...rest: infer R) => infer T ? (...rest: R
 declare module './array.js' {
   interface Array {
     astype: Method<typeof ops.astype>;
+    view: Method<typeof ops.view>;
     /** `x.reshape(2, 3)` or `x.reshape([2, 3])`. */
     reshape(...shape: number[] | [readonly number[]]): Array;
     /** `x.transpose()`, `x.transpose(1, 0, 2)` or `x.transpose([1, 0, 2])`. */
@@ -83,7 +84,7 @@ type Op = (x: Array, ...rest: unknown[]) => unknown;
 
 /** Method name -> op; the method passes `this` as the op's first argument. */
 const forwarded: Record<string, Op> = {
-  astype: ops.astype, flatten: ops.flatten, squeeze: ops.squeeze, swapaxes: ops.swapaxes, moveaxis: ops.moveaxis,
+  astype: ops.astype, view: ops.view, flatten: ops.flatten, squeeze: ops.squeeze, swapaxes: ops.swapaxes, moveaxis: ops.moveaxis,
   split: ops.split, diagonal: ops.diagonal, diag: ops.diag, take: ops.take,
   sum: ops.sum, prod: ops.prod, mean: ops.mean, max: ops.max, min: ops.min, argmax: ops.argmax, argmin: ops.argmin,
   all: ops.all, any: ops.any, var: ops.variance, std: ops.std, logsumexp: ops.logsumexp,
