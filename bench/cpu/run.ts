@@ -7,6 +7,7 @@ import { cpus, platform, arch } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as mx from '../../src/index.js';
+import { threads } from '../../src/backend/cpu/pool.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 7);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,8 +20,10 @@ interface Row {
   size: string;
   /** Builds the lazy result from the prepared inputs. */
   run?: () => mx.Array;
-  /** Largest acceptable lathe/numpy time ratio, and why. */
-  target: number;
+  /** Largest acceptable lathe/numpy time ratio (none: the row is a reference for another). */
+  target?: number;
+  /** For the compiled chain: how many times faster than the eager chain it must be. */
+  speedup?: number;
   flops?: number;
 }
 
@@ -36,6 +39,7 @@ function medianMs(fn: () => void, reps = REPS, warmup = 2): number {
   return t[t.length >> 1];
 }
 
+mx.setDefaultDevice(mx.cpu); // a CPU benchmark, also where a GPU backend loads
 const key = (k: number) => mx.random.key(k);
 const N = 10_000_000;
 const a = mx.random.normal([N], mx.float32, null, null, key(0));
@@ -45,6 +49,7 @@ const m = mx.random.normal([1024, 1024], mx.float32, null, null, key(2));
 const n = mx.random.normal([1024, 1024], mx.float32, null, null, key(3));
 const c = mx.random.normal([1_000_000], mx.float32, null, null, key(4));
 mx.eval(a, b, cond, m, n, c);
+await threads.ready(); // workers take a moment to start: not part of any timing
 
 /** Ten elementwise ops, as in numpy_bench.py. */
 function chain(x: mx.Array): mx.Array {
@@ -63,18 +68,19 @@ const compiled = has('compile') ? (ops.compile as (f: (x: mx.Array) => mx.Array)
 const matmul = ops.matmul as ((x: mx.Array, y: mx.Array) => mx.Array) | undefined;
 const argmax = ops.argmax as ((x: mx.Array) => mx.Array) | undefined;
 
-// Targets: the reduction and memory-bound ops should run near NumPy's speed (a JS loop over
-// a TypedArray is within 2x of C); exp pays for Math.exp against NumPy's SIMD exp; matmul
-// goes to a BLAS like NumPy's; a compiled chain is one fused pass against NumPy's ten.
+// The issues' targets: add, exp, where, sum and argmax at least half NumPy's speed (time
+// ratio ≤ 2, issue [core]); matmul at least 80% of NumPy's GFLOP/s with a BLAS (ratio ≤
+// 1.25); a compiled chain of ten elementwise ops at least 3x faster than eager (issue
+// [transforms]). docs/cpu-performance.md says what limits each.
 const rows: Row[] = [
-  { name: 'matmul', op: 'matmul f32', size: '1024³', run: matmul && (() => matmul(m, n)), target: 1.5, flops: 2 * 1024 ** 3 },
+  { name: 'matmul', op: 'matmul f32', size: '1024³', run: matmul && (() => matmul(m, n)), target: 1.25, flops: 2 * 1024 ** 3 },
   { name: 'add', op: 'add f32', size: '1e7', run: () => mx.add(a, b), target: 2 },
-  { name: 'exp', op: 'exp f32', size: '1e7', run: () => mx.exp(a), target: 4 },
+  { name: 'exp', op: 'exp f32', size: '1e7', run: () => mx.exp(a), target: 2 },
   { name: 'where', op: 'where f32', size: '1e7', run: () => mx.where(cond, a, b), target: 2 },
   { name: 'sum', op: 'sum f32', size: '1e7', run: () => mx.sum(a), target: 2 },
   { name: 'argmax', op: 'argmax f32', size: '1e7', run: argmax && (() => argmax(a)), target: 2 },
-  { name: 'chain', op: '10-op chain, eager', size: '1e6', run: () => chain(c), target: 4 },
-  { name: 'chain', op: '10-op chain, compiled', size: '1e6', run: compiled ? () => compiled(c) : undefined, target: 1 },
+  { name: 'chain', op: '10-op chain, eager', size: '1e6', run: () => chain(c) },
+  { name: 'chain', op: '10-op chain, compiled', size: '1e6', run: compiled ? () => compiled(c) : undefined, speedup: 3 },
 ];
 
 function timeLathe(run: () => mx.Array): number {
@@ -103,14 +109,18 @@ for (const r of rows) {
   let note = r.run ? '' : 'op not available';
   if (r.flops && ms && ref) note = `GFLOP/s: lathe ${fmt(r.flops / ms / 1e6)}, numpy ${fmt(r.flops / ref / 1e6)}`;
   if (r.op.endsWith('eager')) eagerChain = ms;
-  if (r.op.endsWith('compiled') && ms && eagerChain) note = `${fmt(eagerChain / ms)}x faster than eager`;
-  table.push([r.op, r.size, fmt(ms), fmt(ref), ratio === undefined ? 'n/a' : `${fmt(ratio, 2)}x`, `≤ ${r.target}x`, ratio === undefined ? '–' : ratio <= r.target ? 'yes' : 'NO', note]);
+  const speedup = r.speedup && ms && eagerChain ? eagerChain / ms : undefined;
+  if (speedup !== undefined) note = `${fmt(speedup)}x faster than eager`;
+  const target = r.target !== undefined ? `ratio ≤ ${r.target}x` : r.speedup ? `≥ ${r.speedup}x eager` : '–';
+  const met = r.target !== undefined ? (ratio === undefined ? '–' : ratio <= r.target ? 'yes' : 'NO')
+    : r.speedup ? (speedup === undefined ? '–' : speedup >= r.speedup ? 'yes' : 'NO') : '–';
+  table.push([r.op, r.size, fmt(ms), fmt(ref), ratio === undefined ? 'n/a' : `${fmt(ratio, 2)}x`, target, met, note]);
 }
 
 const widths = table[0].map((_, j) => Math.max(...table.map((row) => row[j].length)));
 const line = (row: string[]) => row.map((cell, j) => (j >= 2 && j <= 5 ? cell.padStart(widths[j]) : cell.padEnd(widths[j]))).join('  ').trimEnd();
 const cpu = cpus();
-const machine = `${cpu[0]?.model.trim() ?? 'unknown CPU'} (${cpu.length} cores), ${platform()} ${arch()}, Node ${process.version}, ${typeof np === 'string' ? np : `NumPy ${np.version}`}`;
+const machine = `${cpu[0]?.model.trim() ?? 'unknown CPU'} (${cpu.length} cores, lathe on ${threads.size} threads), ${platform()} ${arch()}, Node ${process.version}, ${typeof np === 'string' ? np : `NumPy ${np.version}`}`;
 console.log(`lathe CPU vs NumPy: ${machine}; median of ${REPS} runs\n`);
 console.log(line(table[0]));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));

@@ -4,6 +4,7 @@
 import { DType, TypedArray } from '../../core/dtype.js';
 import { F16_TABLE, BF16_TABLE, toF16, toBF16 } from '../../core/half.js';
 import { helpers } from './scalar.js';
+import { threads, SharedKernel } from './pool.js';
 
 /** How a value of `dtype` is read from storage expression `ref`. */
 export function loadExpr(ref: string, dtype: DType): string {
@@ -20,28 +21,40 @@ export function storeExpr(v: string, dtype: DType): string {
   return v;
 }
 
-const scope = { F16: F16_TABLE, BF16: BF16_TABLE, toF16, toBF16, ...helpers };
-const scopeDecl = `const { ${Object.keys(scope).join(', ')} } = H;`;
+/** Names generated kernels may use, on the main thread and in the pool's workers alike. */
+export const kernelScope = { F16: F16_TABLE, BF16: BF16_TABLE, toF16, toBF16, ...helpers };
+const scopeDecl = `const { ${Object.keys(kernelScope).join(', ')} } = H;`;
 
-export type ElementwiseFn = (out: TypedArray, ins: TypedArray[], shape: readonly number[], strides: number[][], offsets?: number[]) => void;
+/** Compiles a generated body (statements over the scope `H`, ending in `return <kernel>`). */
+export function compileBody<F>(body: string): F {
+  return new Function('H', body)(kernelScope) as F;
+}
 
-const cache = new Map<string, ElementwiseFn>();
+/** Loops over full and scalar inputs take an element range, so the pool can split them. */
+export type ElementwiseFn = (out: TypedArray, ins: TypedArray[], shape: readonly number[], strides: number[][], offsets?: number[] | null, start?: number, end?: number) => void;
+
+const cache = new Map<string, SharedKernel>();
 
 /**
  * A loop computing `out[i] = store(expr(x0, x1, ...))` where xk is input k loaded at its
  * (broadcast) position. `expr` is JS source over the names x0..x{n-1}.
  */
 export function elementwise(expr: string, inDtypes: DType[], outDtype: DType, modes: ('full' | 'scalar' | 'strided')[]): ElementwiseFn {
-  const key = `${expr}|${inDtypes.map((d) => d.name).join(',')}|${outDtype.name}|${modes.join(',')}`;
-  let fn = cache.get(key);
-  if (!fn) {
-    fn = build(expr, inDtypes, outDtype, modes);
-    cache.set(key, fn);
-  }
-  return fn;
+  return elementwiseKernel(expr, inDtypes, outDtype, modes).fn as ElementwiseFn;
 }
 
-function build(expr: string, inDtypes: DType[], outDtype: DType, modes: string[]): ElementwiseFn {
+function elementwiseKernel(expr: string, inDtypes: DType[], outDtype: DType, modes: ('full' | 'scalar' | 'strided')[]): SharedKernel {
+  const key = `ew|${expr}|${inDtypes.map((d) => d.name).join(',')}|${outDtype.name}|${modes.join(',')}`;
+  let k = cache.get(key);
+  if (!k) {
+    const body = source(expr, inDtypes, outDtype, modes);
+    k = { key, body, fn: compileBody(body) };
+    cache.set(key, k);
+  }
+  return k;
+}
+
+function source(expr: string, inDtypes: DType[], outDtype: DType, modes: string[]): string {
   const n = inDtypes.length;
   const ids = [...Array(n).keys()];
   const head = ids.map((k) => `const a${k} = ins[${k}];`).join('\n');
@@ -50,7 +63,7 @@ function build(expr: string, inDtypes: DType[], outDtype: DType, modes: string[]
   let body: string;
   if (!modes.includes('strided')) {
     const loads = ids.filter((k) => modes[k] === 'full').map((k) => `const x${k} = ${loadExpr(`a${k}[i]`, inDtypes[k])};`).join(' ');
-    body = `const n = out.length;\nfor (let i = 0; i < n; i++) { ${loads} out[i] = ${store}; }`;
+    body = `const n = end === undefined ? out.length : end;\nfor (let i = start === undefined ? 0 : start; i < n; i++) { ${loads} out[i] = ${store}; }`;
   } else {
     const st = ids.filter((k) => modes[k] === 'strided');
     const loads = ids.filter((k) => modes[k] !== 'scalar').map((k) =>
@@ -69,8 +82,7 @@ for (let oi = 0; oi < total;) {
   }
 }`;
   }
-  const src = `${scopeDecl}\nreturn function ew(out, ins, shape, strides, offsets) {\n${head}\n${hoisted}\n${body}\n};`;
-  return new Function('H', src)(scope) as ElementwiseFn;
+  return `${scopeDecl}\nreturn function ew(out, ins, shape, strides, offsets, start, end) {\n${head}\n${hoisted}\n${body}\n};`;
 }
 
 /** Row-major strides of `inShape` read at each position of `outShape` (0 on broadcast axes). */
@@ -112,7 +124,11 @@ export function runElementwise(expr: string, ins: { data: TypedArray; shape: rea
   const raw = ins.map((x) => broadcastStrides(x.shape, outShape));
   const { shape, strides } = collapse(outShape, raw);
   const modes = ins.map((x, k) => (x.data.length === 1 ? 'scalar' : x.data.length === size && isContiguous(strides[k], shape) ? 'full' : 'strided')) as ('full' | 'scalar' | 'strided')[];
-  elementwise(expr, ins.map((x) => x.dtype), outDtype, modes)(out, ins.map((x) => x.data), shape, strides);
+  const kernel = elementwiseKernel(expr, ins.map((x) => x.dtype), outDtype, modes);
+  const data = ins.map((x) => x.data);
+  // Flat loops split into element ranges over the worker pool; strided ones stay here.
+  if (!modes.includes('strided') && threads.worthIt(size)) threads.run(kernel, '', [out, data, shape, strides, null], [out], size);
+  else (kernel.fn as ElementwiseFn)(out, data, shape, strides);
 }
 
 function isContiguous(strides: number[], shape: number[]): boolean {

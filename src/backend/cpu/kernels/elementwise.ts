@@ -3,8 +3,9 @@
 // Values arrive loaded as numbers (float16/bfloat16 widened exactly), or BigInts for 64-bit
 // integers; stores round halves once and wrap integers (typed-array stores do the C cast).
 import { DType, TypedArray, uint16 } from '../../../core/dtype.js';
-import { CpuArg, CpuKernel, registerCpuKernels, allocOut } from '../backend.js';
+import { CpuArg, CpuKernel, registerCpuKernels, allocUninit } from '../backend.js';
 import { runElementwise } from '../codegen.js';
+import { threads, SharedKernel } from '../pool.js';
 
 /** JS source computing a unary op on value `x` of dtype `d` (the input's, after promotion). */
 export type UnaryExpr = (x: string, d: DType, params: Record<string, unknown>) => string;
@@ -114,13 +115,13 @@ export function castExpr(x: string, from: DType, to: DType): string {
 const rawDtype = (d: DType): DType => (d.name === 'float16' || d.name === 'bfloat16' ? uint16 : d);
 
 const unaryKernel = (name: string): CpuKernel => ([x], [out], params) => {
-  const o = allocOut(out);
+  const o = allocUninit(out);
   runElementwise(unaryExprs[name]('x0', x.dtype, params ?? {}), [x], o, out.shape, out.dtype);
   return [o];
 };
 
 const binaryKernel = (name: string): CpuKernel => ([a, b], [out]) => {
-  const o = allocOut(out);
+  const o = allocUninit(out);
   runElementwise(binaryExprs[name]('x0', 'x1', a.dtype), [a, b], o, out.shape, out.dtype);
   return [o];
 };
@@ -131,12 +132,12 @@ for (const name of Object.keys(binaryExprs)) table[name] = binaryKernel(name);
 table.stopGradient = ([x]) => [x.data];
 table.astype = ([x], [out]) => {
   if (x.dtype === out.dtype) return [x.data]; // a copy to another stream shares the storage
-  const o = allocOut(out);
+  const o = allocUninit(out);
   runElementwise(castExpr('x0', x.dtype, out.dtype), [x], o, out.shape, out.dtype);
   return [o];
 };
 table.select = ([c, a, b], [out]) => {
-  const o = allocOut(out);
+  const o = allocUninit(out);
   const n = o.length;
   const dense = (x: CpuArg) => x.data.length === n || x.data.length === 1;
   if (n > 1 && c.data.length === n && dense(a) && dense(b)) {
@@ -150,8 +151,8 @@ table.select = ([c, a, b], [out]) => {
 
 // where() over dense inputs picks bits without branching: (a & k) | (b & ~k) with k = -c,
 // through integer views of the storage. A random condition would defeat a branch predictor.
-type BitsFn = (o: TypedArray, c: Uint8Array, a: TypedArray, b: TypedArray) => void;
-const bitsCache = new Map<string, BitsFn>();
+type BitsFn = (o: TypedArray, c: Uint8Array, a: TypedArray, b: TypedArray, start?: number, end?: number) => void;
+const bitsCache = new Map<string, SharedKernel>();
 type IntView = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TypedArray;
 const intView: Record<1 | 2 | 4 | 8, IntView> = { 1: Uint8Array, 2: Int16Array, 4: Int32Array, 8: Int32Array };
 
@@ -161,17 +162,20 @@ function selectBits(o: TypedArray, c: Uint8Array, a: TypedArray, b: TypedArray):
   const view = (x: TypedArray) => new View(x.buffer, x.byteOffset, x.length * lanes);
   const aScalar = a.length === 1 && o.length !== 1, bScalar = b.length === 1 && o.length !== 1;
   const key = `${size}|${aScalar}|${bScalar}`;
-  let fn = bitsCache.get(key);
-  if (!fn) {
+  let kernel = bitsCache.get(key);
+  if (!kernel) {
     const ls = [...Array(lanes).keys()];
     const load = (x: string, scalar: boolean, l: number) => (scalar ? `${x}${l}` : `${x}[j + ${l}]`);
     const hoist = (x: string, scalar: boolean) => (scalar ? ls.map((l) => `const ${x}${l} = ${x}[${l}];`).join(' ') : '');
     const body = ls.map((l) => `o[j + ${l}] = (${load('a', aScalar, l)} & k) | (${load('b', bScalar, l)} & ~k);`).join(' ');
-    fn = new Function('o', 'c', 'a', 'b', `${hoist('a', aScalar)} ${hoist('b', bScalar)}
-      const n = c.length;
-      for (let i = 0, j = 0; i < n; i++, j += ${lanes}) { const k = -c[i]; ${body} }`) as BitsFn;
-    bitsCache.set(key, fn);
+    const src = `return function select(o, c, a, b, start, end) { ${hoist('a', aScalar)} ${hoist('b', bScalar)}
+      const s = start === undefined ? 0 : start, n = end === undefined ? c.length : end;
+      for (let i = s, j = s * ${lanes}; i < n; i++, j += ${lanes}) { const k = -c[i]; ${body} } };`;
+    kernel = { key: `select|${key}`, body: src, fn: new Function(src)() };
+    bitsCache.set(key, kernel);
   }
-  fn(view(o), c, view(a), view(b));
+  const args = [view(o), c, view(a), view(b)];
+  if (threads.worthIt(c.length)) threads.run(kernel, '', args, [args[0]], c.length);
+  else (kernel.fn as BitsFn)(...(args as [TypedArray, Uint8Array, TypedArray, TypedArray]));
 }
 registerCpuKernels(table);

@@ -4,11 +4,10 @@
 // float32, a half round trip for float16/bfloat16, wrapping for integers), so fused
 // results equal the unfused graph's.
 import { DType, TypedArray, dtypes } from '../../../core/dtype.js';
-import { F16_TABLE, BF16_TABLE, toF16, toBF16 } from '../../../core/half.js';
 import type { FusedOp, FusedParams } from '../../../core/transforms/fused.js';
-import { CpuKernel, registerCpuKernels, allocOut } from '../backend.js';
-import { loadExpr, storeExpr, broadcastStrides, collapse } from '../codegen.js';
-import { helpers } from '../scalar.js';
+import { CpuKernel, registerCpuKernels, allocUninit } from '../backend.js';
+import { loadExpr, storeExpr, broadcastStrides, collapse, compileBody, kernelScope } from '../codegen.js';
+import { threads, SharedKernel } from '../pool.js';
 import { unaryExprs, binaryExprs, castExpr } from './elementwise.js';
 
 /** JS source of one op over value names `a` with dtypes `d`. */
@@ -49,12 +48,11 @@ function needsRounding(op: FusedOp, argDtypes: DType[]): boolean {
 }
 
 type Mode = 'full' | 'scalar' | 'strided';
-type FusedFn = (outs: TypedArray[], ins: TypedArray[], shape: readonly number[], strides: number[][]) => void;
-
-const scope = { F16: F16_TABLE, BF16: BF16_TABLE, toF16, toBF16, ...helpers };
+/** Flat loops (no strided input) take an element range, so the pool can split them. */
+type FusedFn = (outs: TypedArray[], ins: TypedArray[], shape: readonly number[], strides: number[][], start?: number, end?: number) => void;
 
 /** Generates the loop: loads (`idx(k)` is input k's index expression), then each op, then stores. */
-function build(p: FusedParams, inDtypes: DType[], modes: Mode[]): FusedFn {
+function build(p: FusedParams, inDtypes: DType[], modes: Mode[]): string {
   const n = p.nInputs;
   const ins = [...Array(n).keys()];
   const dt = [...inDtypes, ...p.ops.map((o) => dtypes[o.dtype])];
@@ -78,7 +76,7 @@ function build(p: FusedParams, inDtypes: DType[], modes: Mode[]): FusedFn {
   ].join('\n');
   let loop: string;
   if (!modes.includes('strided')) {
-    loop = `const total = out0.length;\nfor (let i = 0; i < total; i++) { ${body(() => 'i', 'i')} }`;
+    loop = `const total = end === undefined ? out0.length : end;\nfor (let i = start === undefined ? 0 : start; i < total; i++) { ${body(() => 'i', 'i')} }`;
   } else {
     // The same odometer walk as codegen.ts: the innermost axis runs flat, outer axes carry.
     const st = ins.filter((k) => modes[k] === 'strided');
@@ -95,22 +93,21 @@ for (let oi = 0; oi < total;) {
   }
 }`;
   }
-  const src = `const { ${Object.keys(scope).join(', ')} } = H;\nreturn function fused(outs, ins, shape, strides) {\n${head}\n${loop}\n};`;
-  return new Function('H', src)(scope) as FusedFn;
+  return `const { ${Object.keys(kernelScope).join(', ')} } = H;\nreturn function fused(outs, ins, shape, strides, start, end) {\n${head}\n${loop}\n};`;
 }
 
 // Generated loops per program (by identity: replays reuse the params object), then per layout.
-const byProgram = new WeakMap<FusedParams, Map<string, FusedFn>>();
-const bySource = new Map<string, FusedFn>();
+const byProgram = new WeakMap<FusedParams, Map<string, SharedKernel>>();
+const bySource = new Map<string, SharedKernel>();
 
-function loopFor(p: FusedParams, inDtypes: DType[], modes: Mode[]): FusedFn {
+function loopFor(p: FusedParams, inDtypes: DType[], modes: Mode[]): SharedKernel {
   let perLayout = byProgram.get(p);
   if (!perLayout) { perLayout = new Map(); byProgram.set(p, perLayout); }
   const layout = `${inDtypes.map((d) => d.name).join(',')}|${modes.join(',')}`;
   let fn = perLayout.get(layout);
   if (!fn) {
     const key = `${JSON.stringify(p)}|${layout}`;
-    fn = bySource.get(key) ?? build(p, inDtypes, modes);
+    if (!(fn = bySource.get(key))) { const body = build(p, inDtypes, modes); fn = { key: `fused|${key}`, body, fn: compileBody(body) }; }
     bySource.set(key, fn);
     perLayout.set(layout, fn);
   }
@@ -127,13 +124,16 @@ function isContiguous(strides: number[], shape: number[]): boolean {
 }
 
 const fused: CpuKernel = (ins, outs, params: FusedParams) => {
-  const results = outs.map(allocOut);
+  const results = outs.map(allocUninit);
   const size = results[0].length;
   if (size === 0) return results;
   const outShape = outs[0].shape;
   const { shape, strides } = collapse(outShape, ins.map((x) => broadcastStrides(x.shape, outShape)));
   const modes = ins.map((x, k): Mode => (x.data.length === 1 ? 'scalar' : x.data.length === size && isContiguous(strides[k], shape) ? 'full' : 'strided'));
-  loopFor(params, ins.map((x) => x.dtype), modes)(results, ins.map((x) => x.data), shape, strides);
+  const kernel = loopFor(params, ins.map((x) => x.dtype), modes);
+  const data = ins.map((x) => x.data);
+  if (!modes.includes('strided') && threads.worthIt(size)) threads.run(kernel, '', [results, data, shape, strides], results, size);
+  else (kernel.fn as FusedFn)(results, data, shape, strides);
   return results;
 };
 

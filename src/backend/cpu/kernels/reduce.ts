@@ -6,15 +6,19 @@
 // never transposes. Each op is a few JS expressions compiled into these loops per dtype.
 import { DType, TypedArray, allocStorage, iinfo, int32 } from '../../../core/dtype.js';
 import { F16_TABLE, BF16_TABLE, toF16, toBF16 } from '../../../core/half.js';
-import { CpuKernel, CpuArg, registerCpuKernels, allocOut } from '../backend.js';
+import { CpuKernel, CpuArg, registerCpuKernels, allocUninit } from '../backend.js';
 import { loadExpr, storeExpr, copyStrided } from '../codegen.js';
+import { threads, SharedKernel, GRAIN } from '../pool.js';
 import type { ReduceParams, ArgReduceParams, SoftmaxParams } from '../../../core/ops/reduce.js';
 
 const H = { F16: F16_TABLE, BF16: BF16_TABLE, toF16, toBF16 };
 
+/** The body compileKernel runs: codegen.ts compileBody compiles the same in the pool's workers. */
+const kernelBody = (src: string) => `const { F16, BF16, toF16, toBF16 } = H;\nreturn (function () {\n${src}\n})();`;
+
 /** Compiles generated source (ending in `return <function>`) with the half-precision helpers in scope. */
 export function compileKernel<F>(src: string): F {
-  return new Function('H', `const { F16, BF16, toF16, toBF16 } = H;\nreturn (function () {\n${src}\n})();`)(H) as F;
+  return new Function('H', kernelBody(src))(H) as F;
 }
 
 // ---------------------------------------------------------------- expressions per dtype
@@ -113,11 +117,36 @@ function unpermute(src: TypedArray, dtype: DType, out: TypedArray, shape: readon
 }
 
 type RowFn = (out: TypedArray, src: TypedArray, outer: number, n: number, inner: number) => void;
-const cache = new Map<string, RowFn>();
-function cached(key: string, make: () => string): RowFn {
-  let fn = cache.get(key);
-  if (!fn) { fn = compileKernel<RowFn>(make()); cache.set(key, fn); }
-  return fn;
+/**
+ * Reductions and arg-reductions also export, for the worker pool: `span(parts, src, start,
+ * end, c)` (chunk c of one long row into parts[c]), `finish(out, parts, count, src)` (the
+ * chunks combined in order into out[0]) and `rowRange(out, src, n, o0, o1)` (whole rows).
+ */
+interface SplitFn { span: unknown; finish: (out: TypedArray, parts: Float64Array, count: number, src: TypedArray) => void; rowRange: unknown }
+const cache = new Map<string, SharedKernel>();
+function cachedKernel(key: string, make: () => string): SharedKernel {
+  let k = cache.get(key);
+  if (!k) { const src = make(); k = { key: `reduce|${key}`, body: kernelBody(src), fn: compileKernel<RowFn>(src) }; cache.set(key, k); }
+  return k;
+}
+const cached = (key: string, make: () => string): RowFn => cachedKernel(key, make).fn as RowFn;
+
+/**
+ * Runs a reduction of rows (inner = 1) on the worker pool when it is big: one long row in
+ * chunks combined in order (the chunking does not depend on the thread count, so neither
+ * does the result), or many rows split by rows. False when it is better run here alone.
+ */
+function runSplit(k: SharedKernel, out: TypedArray, src: TypedArray, outer: number, n: number, inner: number): boolean {
+  if (inner !== 1 || !threads.worthIt(outer * n)) return false;
+  if (outer === 1) {
+    const count = Math.ceil(n / GRAIN);
+    const parts = new Float64Array(new SharedArrayBuffer(8 * count));
+    threads.run(k, 'span', [parts, src], [parts], n);
+    (k.fn as SplitFn).finish(out, parts, count, src);
+  } else {
+    threads.run(k, 'rowRange', [out, src, n], [out], outer, Math.ceil(GRAIN / n));
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------- reductions
@@ -149,8 +178,8 @@ function reduceSource(m: Monoid, inD: DType, accD: DType, outD: DType): string {
     : `{ ${values(c)} const a = acc[${c}]; acc[${c}] = ${S('a', pairUp(ids(R).map((r) => `v${r}`), S))}; }`);
   const acc = big ? (accD.name === 'int64' ? 'BigInt64Array' : 'BigUint64Array') : 'Float64Array';
   return `
-function rows(out, src, outer, n) {
-  for (let o = 0; o < outer; o++) {
+function rows(out, src, outer, n, o0) {
+  for (let o = o0 === undefined ? 0 : o0; o < outer; o++) {
     const e = o * n + n;
     let ${ids(lanes).map((l) => `a${l} = ${I}`).join(', ')};
     let k = o * n;
@@ -160,6 +189,18 @@ function rows(out, src, outer, n) {
     out[o] = ${storeExpr('r', outD)};
   }
 }
+function span(parts, src, k, e, c) {
+  let ${ids(lanes).map((l) => `a${l} = ${I}`).join(', ')};
+  for (; k + ${per - 1} < e; k += ${per}) { ${loads} ${rowStep} }
+  for (; k < e; k++) { const v = ${L('k')}; ${U('a0', 'v')} }
+  parts[c] = ${pairUp(ids(lanes).map((l) => `a${l}`), S)};
+}
+function finish(out, parts, count) {
+  let r = parts[0];
+  for (let c = 1; c < count; c++) { const p = parts[c]; r = ${S('r', 'p')}; }
+  out[0] = ${storeExpr('r', outD)};
+}
+function rowRange(out, src, n, o0, o1) { rows(out, src, o1, n, o0); }
 function addRows(acc, src, base, inner) {
   ${ids(R).map((r) => `const k${r} = base + ${r} * inner;`).join(' ')}
   let i = 0;
@@ -169,7 +210,9 @@ function addRows(acc, src, base, inner) {
 function addRow(acc, src, k0, inner) {
   for (let i = 0; i < inner; i++) { const v = ${L('k0 + i')}; ${U('acc[i]', 'v')} }
 }
-return function reduce(out, src, outer, n, inner) {
+reduce.span = span; reduce.finish = finish; reduce.rowRange = rowRange;
+return reduce;
+function reduce(out, src, outer, n, inner) {
   if (inner === 1) return rows(out, src, outer, n);
   const acc = new ${acc}(inner);
   for (let o = 0; o < outer; o++) {
@@ -179,7 +222,7 @@ return function reduce(out, src, outer, n, inner) {
     for (; j < n; j++, k += inner) addRow(acc, src, k, inner);
     for (let i = 0, ob = o * inner; i < inner; i++) { const a = acc[i]; out[ob + i] = ${storeExpr('a', outD)}; }
   }
-};`;
+}`;
 }
 
 /** Combines pure expressions pairwise, (x0 . x1) . (x2 . x3): a short tree. */
@@ -198,11 +241,13 @@ export function runReduce(op: string, x: CpuArg, axes: readonly number[], outDty
   const m = monoids[op];
   // all/any accumulate 0/1 as numbers; the others accumulate in the output dtype.
   const accD = m.pre ? int32 : outDtype;
-  cached(`${op}|${x.dtype.name}|${outDtype.name}`, () => reduceSource(m, x.dtype, accD, outDtype))(out, data, outer, n, inner);
+  const k = cachedKernel(`${op}|${x.dtype.name}|${outDtype.name}`, () => reduceSource(m, x.dtype, accD, outDtype));
+  // BigInt partials would not fit the Float64Array of chunk results: 64-bit integers stay here.
+  if (accD.isBig || !runSplit(k, out, data, outer, n, inner)) (k.fn as RowFn)(out, data, outer, n, inner);
 }
 
 const reduceKernel = (op: string): CpuKernel => ([x], [out], { axes }: ReduceParams) => {
-  const o = allocOut(out);
+  const o = allocUninit(out);
   runReduce(op, x, axes, out.dtype, o);
   return [o];
 };
@@ -246,7 +291,17 @@ function step(best, idx, src, k, inner, j) {
     if (${better('v', 'm')}${nan ? ' && m === m' : ''}) { best[i] = v; idx[i] = j; }
   }
 }
-return function argReduce(out, src, outer, n, inner) {
+function span(parts, src, start, end, c) { parts[c] = start + row(src, start, end - start); }
+// Chunk bests in order: a later one replaces only a strictly better value; a NaN ends it.
+function finish(out, parts, count, src) {
+  let bi = parts[0], best = ${L('bi')};
+  for (let c = 1; c < count${nan ? ' && best === best' : ''}; c++) { const i = parts[c], v = ${L('i')}; if (${better('v', 'best')}) { best = v; bi = i; } }
+  out[0] = bi;
+}
+function rowRange(out, src, n, o0, o1) { for (let o = o0; o < o1; o++) out[o] = row(src, o * n, n); }
+argReduce.span = span; argReduce.finish = finish; argReduce.rowRange = rowRange;
+return argReduce;
+function argReduce(out, src, outer, n, inner) {
   if (inner === 1) { for (let o = 0; o < outer; o++) out[o] = row(src, o * n, n); return; }
   const best = ${d.isBig ? 'new Array(inner)' : 'new Float64Array(inner)'}, idx = new Uint32Array(inner);
   for (let o = 0; o < outer; o++) {
@@ -256,13 +311,14 @@ return function argReduce(out, src, outer, n, inner) {
     for (let j = 1; j < n; j++) { k += inner; step(best, idx, src, k, inner, j); }
     out.set(idx, o * inner);
   }
-};`;
+}`;
 }
 
 const argKernel = (isMax: boolean): CpuKernel => ([x], [out], { axis }: ArgReduceParams) => {
-  const o = allocOut(out);
+  const o = allocUninit(out);
   const { data, outer, n, inner } = reductionLayout(x, [axis]);
-  cached(`arg${isMax}|${x.dtype.name}`, () => argSource(isMax, x.dtype))(o, data, outer, n, inner);
+  const k = cachedKernel(`arg${isMax}|${x.dtype.name}`, () => argSource(isMax, x.dtype));
+  if (x.dtype.isBig || !runSplit(k, o, data, outer, n, inner)) (k.fn as RowFn)(o, data, outer, n, inner);
   return [o];
 };
 
@@ -346,18 +402,18 @@ return function softmax(out, src, outer, n, inner) {
 }
 
 const logsumexp: CpuKernel = ([x], [out], { axes }: ReduceParams) => {
-  const o = allocOut(out);
+  const o = allocUninit(out);
   const { data, outer, n, inner } = reductionLayout(x, axes);
   cached(`logsumexp|${x.dtype.name}|${out.dtype.name}`, () => logsumexpSource(x.dtype, out.dtype))(o, data, outer, n, inner);
   return [o];
 };
 
 const softmax: CpuKernel = ([x], [out], { axes }: SoftmaxParams) => {
-  const o = allocOut(out);
+  const o = allocUninit(out);
   const { data, outer, n, inner, perm } = reductionLayout(x, axes);
   const fn = cached(`softmax|${x.dtype.name}|${out.dtype.name}`, () => softmaxSource(x.dtype, out.dtype));
   if (!perm) { fn(o, data, outer, n, inner); return [o]; }
-  const t = allocOut(out);
+  const t = allocUninit(out);
   fn(t, data, outer, n, inner);
   unpermute(t, out.dtype, o, out.shape, perm);
   return [o];
