@@ -38,6 +38,20 @@ def chain(x):
     return y + f32(1)
 
 
+def chain_arith(x):
+    # The same ten arithmetic ops as arithChain in run.ts.
+    y = x * f32(1.5)
+    y = y + f32(0.25)
+    y = np.maximum(y, f32(-1))
+    y = y * y
+    y = y - f32(0.5)
+    y = np.abs(y)
+    y = np.minimum(y, f32(4))
+    y = y / f32(3)
+    y = y * x
+    return y + f32(1)
+
+
 N = 10_000_000
 a = rng.standard_normal(N, dtype=f32)
 b = rng.standard_normal(N, dtype=f32)
@@ -54,5 +68,6 @@ results = {
     "sum": median_ms(lambda: a.sum()),
     "argmax": median_ms(lambda: a.argmax()),
     "chain": median_ms(lambda: chain(c)),
+    "chain_arith": median_ms(lambda: chain_arith(c)),
 }
 print(json.dumps({"numpy": np.__version__, "results": results}))

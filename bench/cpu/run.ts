@@ -64,6 +64,20 @@ function chain(x: mx.Array): mx.Array {
   y = mx.multiply(y, x);
   return mx.add(y, 1);
 }
+/** Ten arithmetic elementwise ops (no transcendental functions), as in numpy_bench.py. */
+function arithChain(x: mx.Array): mx.Array {
+  let y = mx.multiply(x, 1.5);
+  y = mx.add(y, 0.25);
+  y = mx.maximum(y, -1);
+  y = mx.multiply(y, y);
+  y = mx.subtract(y, 0.5);
+  y = mx.abs(y);
+  y = mx.minimum(y, 4);
+  y = mx.divide(y, 3);
+  y = mx.multiply(y, x);
+  return mx.add(y, 1);
+}
+const compiledArith = has('compile') ? (ops.compile as (f: (x: mx.Array) => mx.Array) => (x: mx.Array) => mx.Array)(arithChain) : null;
 const compiled = has('compile') ? (ops.compile as (f: (x: mx.Array) => mx.Array) => (x: mx.Array) => mx.Array)(chain) : null;
 const matmul = ops.matmul as ((x: mx.Array, y: mx.Array) => mx.Array) | undefined;
 const argmax = ops.argmax as ((x: mx.Array) => mx.Array) | undefined;
@@ -81,6 +95,8 @@ const rows: Row[] = [
   { name: 'argmax', op: 'argmax f32', size: '1e7', run: argmax && (() => argmax(a)), target: 2 },
   { name: 'chain', op: '10-op chain, eager', size: '1e6', run: () => chain(c) },
   { name: 'chain', op: '10-op chain, compiled', size: '1e6', run: compiled ? () => compiled(c) : undefined, speedup: 3 },
+  { name: 'chain_arith', op: '10-op arithmetic chain, eager', size: '1e6', run: () => arithChain(c) },
+  { name: 'chain_arith', op: '10-op arithmetic chain, compiled', size: '1e6', run: compiledArith ? () => compiledArith(c) : undefined, speedup: 3 },
 ];
 
 function timeLathe(run: () => mx.Array): number {

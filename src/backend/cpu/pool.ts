@@ -122,6 +122,13 @@ class ThreadPool {
   /** Resolves once every worker runs jobs (they take a while to start): for benchmarks. */
   async ready(): Promise<void> {
     const workers = this.size > 1 ? this.start() : [];
+    // A pending waitAsync does not keep the event loop alive, and the workers are unref'd:
+    // hold a timer until they answer, or the process could exit mid-await.
+    const alive = setInterval(() => {}, 1000);
+    try { await this.answered(workers); } finally { clearInterval(alive); }
+  }
+
+  private async answered(workers: Worker[]): Promise<void> {
     await Promise.all(workers.map(async (w) => {
       const ctl = new Int32Array(new SharedArrayBuffer(12));
       w.postMessage({ key: 'ready', body: 'return () => {}', entry: '', args: [], ctl, total: 1, grain: 1 } satisfies JobMessage);
