@@ -17,6 +17,12 @@ import { renderFused } from '../../src/backend/cuda/kernels/fused.js';
 import { renderIntGemm } from '../../src/backend/cuda/kernels/matmul.js';
 import { renderArange } from '../../src/backend/cuda/kernels/creation.js';
 import { store } from '../../src/backend/cuda/kernels/ctypes.js';
+import { renderScan, ScanMode } from '../../src/backend/cuda/kernels/scan.js';
+import { renderBitonic, renderMerge, renderSortEmit } from '../../src/backend/cuda/kernels/sort.js';
+import { renderGather, renderScatter, renderSearchsorted, Target } from '../../src/backend/cuda/kernels/indexing.js';
+import { renderRandomBits } from '../../src/backend/cuda/kernels/random.js';
+import { renderIm2col, renderCol2im } from '../../src/backend/cuda/kernels/conv.js';
+import { renderQuantize, renderDequantize } from '../../src/backend/cuda/kernels/quantize.js';
 
 const nvcc = process.env.NVCC ?? 'nvcc';
 const found = spawnSync(nvcc, ['--version'], { encoding: 'utf8' });
@@ -83,6 +89,42 @@ function catalog(): KernelSource[] {
   out.push(renderFused(name('fused'), program as never, [{ dtype: mx.float16, mode: 'strided' }, { dtype: mx.float16, mode: 'scalar' }], 2, false));
   for (const d of dt('int8', 'uint32', 'int64', 'bool')) out.push(renderIntGemm(name('igemm'), d));
   for (const d of all) out.push(renderArange(name('arange'), d));
+  // scans: every op over dtypes of each accumulator type, each mode, partials in and out
+  const modes: ScanMode[] = ['rows', 'totals', 'cols'];
+  for (const op of ['cumsum', 'cumprod', 'cummax', 'cummin', 'logcumsumexp']) {
+    const dts = op === 'logcumsumexp' ? dt('float32', 'float16', 'bfloat16') : op === 'cumsum' ? [...some, mx.int32] : some;
+    for (const d of dts) {
+      const o = op === 'cumsum' && d === mx.bool ? mx.int32 : d;
+      const mode = modes[k % 3];
+      out.push(renderScan(name(op), { op, mode, input: d, output: mode === 'totals' ? null : o, acc: o, carry: mode === 'rows' && k % 5 < 2, wide: k % 7 === 0 }));
+    }
+    out.push(renderScan(name(op), { op, mode: 'rows', input: null, output: null, acc: mx.float32, carry: false, wide: false }));
+  }
+  // sorts: keys of every dtype; the shared-memory sort with each output, merges, emits
+  for (const d of all) {
+    out.push(renderBitonic(name('bitonic'), { dtype: d, output: (['values', 'indices', 'pairs'] as const)[k % 3], wide: k % 4 === 0 }));
+    out.push(renderMerge(name('merge'), { dtype: d, output: 'pairs', wide: false }));
+  }
+  for (const d of dt('int8', 'float16', 'float32', 'int64')) for (const output of ['values', 'indices'] as const) out.push(renderSortEmit(name('emit'), { dtype: d, output, wide: false }));
+  // indexing: gathers of each element size, scatters of every reduction and dtype
+  const idx3: Target = { kind: 'windows', idx: dt('int32', 'uint8', 'int64'), wnd: 2, wide: false };
+  const axisT: Target = { kind: 'axis', idx: dt('uint64'), wnd: 0, wide: true };
+  const noIdx: Target = { kind: 'windows', idx: [], wnd: 1, wide: false };
+  for (const elem of [1, 2, 4, 8]) for (const t of [idx3, axisT, noIdx]) out.push(renderGather(name('gather'), elem, t));
+  for (const d of all) {
+    for (const reduce of ['sum', 'prod', 'max', 'min'] as const) out.push(renderScatter(name('scatter'), d, reduce, 'reduce', k % 2 ? idx3 : axisT, false));
+    for (const phase of ['claim', 'write'] as const) out.push(renderScatter(name('scatter'), d, 'none', phase, idx3, d.size === 8));
+    out.push(renderSearchsorted(name('search'), d, k % 2 === 0, k % 3 === 0));
+  }
+  for (const aligned of [true, false]) out.push(renderRandomBits(name('random'), aligned));
+  for (const D of [1, 2, 3]) {
+    for (const elem of [2, 4]) out.push(renderIm2col(name('im2col'), elem, D));
+    for (const d of dt('float32', 'float16', 'bfloat16')) out.push(renderCol2im(name('col2im'), d, D));
+  }
+  for (const d of dt('float32', 'float16', 'bfloat16')) {
+    out.push(renderQuantize(name('quantize'), d));
+    for (const o of [d, mx.float32]) out.push(renderDequantize(name('dequantize'), d, o));
+  }
   return out;
 }
 

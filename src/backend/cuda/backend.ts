@@ -31,6 +31,10 @@ export interface CudaContext {
   alloc(spec: Spec): CudaBuffer;
   /** Scratch memory, returned to the allocator when the node is done (stream order keeps that safe). */
   temp(bytes: number): CudaBuffer;
+  /** Queues a copy of host data into device memory at `dst` (staged through pinned memory). */
+  upload(dst: bigint, data: TypedArray): void;
+  /** Waits for queued work, then copies `bytes` of device memory at `src` to the host. */
+  download(src: bigint, bytes: number): ArrayBuffer;
 }
 
 /** Computes a node's outputs: one buffer per output spec (an input's buffer to share it). */
@@ -98,7 +102,7 @@ class CudaBackend implements Backend {
     const k = kernels.get(name);
     if (!k) throw new GpuUnsupportedError(`[${name}] the CUDA backend does not implement this primitive yet (run it on the CPU with { stream: mx.cpu })`);
     if (node.outputs.some((o) => o.dtype.name === 'float64') || node.inputs.some((x) => x.dtype.name === 'float64')) throw float64Error(name);
-    const { alloc } = this.s;
+    const { alloc, staging } = this.s;
     const made: CudaBuffer[] = [];
     const temps: CudaBuffer[] = [];
     const ctx: CudaContext = {
@@ -106,6 +110,8 @@ class CudaBackend implements Backend {
       kernels: this.s.kernels,
       alloc: (spec) => { const b = alloc.alloc(sizeOf(spec.shape) * spec.dtype.size); made.push(b); return b; },
       temp: (bytes) => { const b = alloc.alloc(bytes); temps.push(b); return b; },
+      upload: (dst, data) => { if (data.byteLength) staging.upload(dst, data); },
+      download: (src, bytes) => staging.download(src, bytes),
     };
     const ins: CudaArg[] = node.inputs.map((x) => ({ buf: x._buf as CudaBuffer, shape: x.shape, dtype: x.dtype }));
     const specs = node.outputs.map((o) => ({ shape: o.shape, dtype: o.dtype }));

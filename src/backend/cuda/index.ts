@@ -11,6 +11,14 @@ import './kernels/reduce.js';
 import './kernels/matmul.js';
 import './kernels/creation.js';
 import './kernels/fused.js';
+import './kernels/scan.js';
+import './kernels/sort.js';
+import './kernels/indexing.js';
+import './kernels/random.js';
+import './kernels/conv.js';
+import './kernels/view.js';
+import './kernels/quantize.js';
+import './kernels/host.js';
 
 /** Why the GPU cannot be used, or null when it can. */
 export function gpuUnavailableReason(): string | null {

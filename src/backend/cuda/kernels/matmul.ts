@@ -42,19 +42,25 @@ export interface GemmArgs {
   dtype: DType;
   /** Whether A is stored (batch, K, M) / B stored (batch, N, K), to be used transposed. */
   transA?: boolean; transB?: boolean;
+  /** Row strides (elements) of A, B and C as stored, when not their dense widths (views into wider rows). */
+  lda?: number; ldb?: number; ldc?: number;
+  /** C's dtype when it differs from the operands' (float32 results of half operands). */
+  cDtype?: DType;
+  /** C += A @ B instead of C = A @ B. */
+  accumulate?: boolean;
 }
 
 /** One strided-batched GEMM through cuBLAS on the backend's stream. */
 export function gemm(rt: Runtime, g: GemmArgs): void {
   const { lib, handle, alpha, beta } = cublas(rt);
-  const t = cudaType[g.dtype.name];
-  if (t === undefined) throw new Error(`[matmul] cuBLAS GEMMs take float16, bfloat16 or float32, got ${g.dtype.name}`);
+  const t = cudaType[g.dtype.name], tc = cudaType[(g.cDtype ?? g.dtype).name];
+  if (t === undefined || tc === undefined) throw new Error(`[matmul] cuBLAS GEMMs take float16, bfloat16 or float32, got ${g.dtype.name}`);
   const compute = g.dtype.name === 'float32' && cudaBackend.allowTF32 ? CUBLAS.COMPUTE_32F_FAST_TF32 : CUBLAS.COMPUTE_32F;
   // Column-major view: C^T (N x M) = op(B)^T (N x K) op(A)^T (K x M).
   const opB = g.transB ? CUBLAS.OP_T : CUBLAS.OP_N, opA = g.transA ? CUBLAS.OP_T : CUBLAS.OP_N;
-  const ldb = g.transB ? g.K : g.N, lda = g.transA ? g.M : g.K;
+  const ldb = g.ldb ?? (g.transB ? g.K : g.N), lda = g.lda ?? (g.transA ? g.M : g.K);
   const status = lib.cublasGemmStridedBatchedEx(handle, opB, opA, g.N, g.M, g.K, alpha,
-    g.b, t, ldb, g.strideB, g.a, t, lda, g.strideA, beta, g.c, t, g.N, g.strideC, g.batch, compute, CUBLAS.GEMM_DEFAULT) as number;
+    g.b, t, ldb, g.strideB, g.a, t, lda, g.strideA, g.accumulate ? alpha : beta, g.c, tc, g.ldc ?? g.N, g.strideC, g.batch, compute, CUBLAS.GEMM_DEFAULT) as number;
   if (status !== 0)
     throw new Error(`[matmul] cublasGemmStridedBatchedEx failed for (${g.batch}, ${g.M}, ${g.K}) @ (${g.K}, ${g.N}) ${g.dtype.name}: ${String(lib.cublasGetStatusString(status))} (${status})`);
 }
