@@ -230,11 +230,10 @@ export function randint(low: ArrayLike, high: ArrayLike, shape: ShapeLike = [], 
   const lo64 = astype(asArray(low, stream), int64), hi64 = astype(asArray(high, stream), int64);
   checkFits('randint', s, broadcastShapes('randint', lo64.shape, hi64.shape));
   if (!dt.isBig) {
-    // Ranges up to 2^32 and 32 random bits are exact in float64: no BigInt work.
-    const lo = astype(lo64, float64), hi = astype(hi64, float64);
-    const range = where(lessEqual(hi, lo, { stream }), 1, subtract(hi, lo, { stream }), { stream });
-    const offset = remainder(astype(bitsFor('randint', s, 4, key, stream), float64), range, { stream });
-    return astype(add(lo, offset, { stream }), dt);
+    // Ranges up to 2^32 and 32 random bits: int64 arithmetic is exact and runs on every backend.
+    const range = where(lessEqual(hi64, lo64, { stream }), 1, subtract(hi64, lo64, { stream }), { stream });
+    const offset = remainder(astype(bitsFor('randint', s, 4, key, stream), int64), range, { stream });
+    return astype(add(lo64, offset, { stream }), dt);
   }
   const cmp = dt.kind === 'uint' ? uint64 : int64;
   const empty = lessEqual(astype(asArray(high, stream), cmp), astype(asArray(low, stream), cmp), { stream });
