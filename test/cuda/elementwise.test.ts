@@ -24,6 +24,17 @@ const FLOAT_UNARY = ['exp', 'expm1', 'log', 'log1p', 'log2', 'log10', 'sqrt', 'r
 const ANY_UNARY = ['abs', 'negative', 'sign', 'square', 'floor', 'ceil', 'round', 'isnan', 'isinf', 'isfinite', 'logicalNot', 'stopGradient'];
 
 describe('cuda: elementwise', { skip }, () => {
+  test('packed 16-byte loops: every width, lengths with a scalar tail, fused', () => {
+    for (const n of [1, 7, 8, 1001, 4099]) for (const dt of [d.float32, d.bfloat16, d.float16, d.int8, d.int64, d.bool]) {
+      const a = { values: rand(n, 60, -5, 5), shape: [n], dtype: dt }, b = { values: rand(n, 61, -5, 5), shape: [n], dtype: dt };
+      check(`maximum (${n}) ${dt.name}`, [a, b], fn2('maximum'));
+      check(`greater then astype (${n}) ${dt.name}`, [a], (x) => mx.astype(mx.greater(x, 0), d.float32));
+      if (dt.isFloat) check(`exp (${n}) ${dt.name}`, [a], fn1('exp'));
+    }
+    const f = mx.compile((x: mx.Array, y: mx.Array) => mx.multiply(mx.exp(x), y));
+    for (const n of [9, 1027]) check(`compiled (${n})`, [{ values: rand(n, 62), shape: [n], dtype: d.bfloat16 }, { values: rand(n, 63), shape: [n], dtype: d.bfloat16 }], (x, y) => f(x, y) as mx.Array);
+  });
+
   test('float unary ops (float32, float16, bfloat16)', () => {
     for (const op of FLOAT_UNARY) for (const dt of FLOATS) {
       const [lo, hi] = domain[op] ?? [-3, 3];

@@ -64,6 +64,10 @@ function catalog(): KernelSource[] {
   for (const from of all) for (const to of dt('bool', 'int8', 'uint32', 'int64', 'uint64', 'float16', 'bfloat16', 'float32'))
     ew('cast', store(castCuda('x0', from, to), to), [{ dtype: from, mode: 'full' }], to, from === mx.int64);
   for (const d of all) ew('select', '(x0 ? x1 : x2)', [{ dtype: mx.bool, mode: 'strided' }, { dtype: d, mode: 'full', raw: true }, { dtype: d, mode: 'scalar', raw: true }], d);
+  // packed (16-byte) loops: dense inputs of mixed widths, a scalar, raw bits
+  for (const [a, o] of [[mx.float32, mx.float32], [mx.bfloat16, mx.bfloat16], [mx.float16, mx.bool], [mx.int64, mx.int8], [mx.uint8, mx.float32]] as const)
+    out.push(renderElementwise(name('packed'), { expr: store(castCuda('x0', a, o), o), ins: [{ dtype: a, mode: 'full' }, { dtype: o, mode: 'scalar' }], out: o, nd: 1, wide: a === mx.int64, vec: 16 / Math.max(a.size, o.size) }));
+  for (const d of dt('float32', 'bfloat16', 'uint8')) out.push(renderElementwise(name('packedsel'), { expr: '(x0 ? x1 : x2)', ins: [{ dtype: mx.bool, mode: 'full' }, { dtype: d, mode: 'full', raw: true }, { dtype: d, mode: 'scalar', raw: true }], out: d, nd: 1, wide: false, vec: 16 / d.size }));
   for (const elem of [1, 2, 4, 8]) for (const denseDst of [true, false]) out.push(renderCopy(name('copy'), { elem, nd: 4, wide: elem === 8, denseDst }));
   for (const elem of [1, 2, 4, 8]) out.push(renderTranspose(name('transpose'), { elem, nd: elem === 2 ? 2 : 3, wide: elem === 8 }));
   const variants: Variant[] = ['warp', 'block', 'cols'];
@@ -80,13 +84,21 @@ function catalog(): KernelSource[] {
     }
   }
   for (const d of some) for (const isMax of [true, false]) out.push(renderArgReduce(name('arg'), { isMax, variant: variants[k % 3], input: d, wide: false }));
+  // split arg-reductions: partial (value, index) pairs out of the first pass, into the second
+  for (const d of dt('float32', 'bfloat16', 'int64', 'bool')) for (const variant of variants) {
+    out.push(renderArgReduce(name('argp'), { isMax: true, variant, input: d, wide: variant === 'cols', partialOut: true }));
+    out.push(renderArgReduce(name('argf'), { isMax: false, variant, input: d, wide: false, partialIn: true }));
+  }
   for (const d of dt('float32', 'float16', 'bfloat16')) for (const kind of ['softmax', 'logsumexp'] as const) for (const variant of variants)
     out.push(renderSoftmax(name(kind), { kind, variant, input: d, output: d, wide: variant === 'block' }));
+  for (const d of dt('float32', 'bfloat16')) for (const [items, threads] of [[1, 256], [16, 256], [32, 1024]])
+    out.push(renderSoftmax(name('softmaxc'), { kind: 'softmax', variant: 'cached', input: d, output: d, wide: false, items, threads }));
   const program = { nInputs: 2, outputs: [5, 6], ops: [
     { prim: 'multiply', args: [0, 1], dtype: 'float16', params: {} }, { prim: 'exp', args: [2], dtype: 'float16', params: {} },
     { prim: 'greater', args: [3, 0], dtype: 'bool', params: {} }, { prim: 'astype', args: [4], dtype: 'int8', params: {} },
     { prim: 'select', args: [4, 3, 0], dtype: 'float16', params: {} }] } as const;
   out.push(renderFused(name('fused'), program as never, [{ dtype: mx.float16, mode: 'strided' }, { dtype: mx.float16, mode: 'scalar' }], 2, false));
+  out.push(renderFused(name('fusedp'), program as never, [{ dtype: mx.float16, mode: 'full' }, { dtype: mx.float16, mode: 'scalar' }], 1, false, 8));
   for (const d of dt('int8', 'uint32', 'int64', 'bool')) out.push(renderIntGemm(name('igemm'), d));
   for (const d of all) out.push(renderArange(name('arange'), d));
   // scans: every op over dtypes of each accumulator type, each mode, partials in and out

@@ -49,6 +49,32 @@ describe('cuda: reductions', { skip }, () => {
     }
   });
 
+  test('argmax over columns split into chunks: ties and NaNs across chunk boundaries', () => {
+    // 4096 rows x 40 columns splits each column into partial (value, index) pairs.
+    const rows = 4096, cols = 40;
+    const v = rand(rows * cols, 41, -3, 3).map(Math.round);
+    for (let c = 0; c < cols; c += 3) v[(rows - 1 - c) * cols + c] = NaN; // a late NaN in some columns
+    for (let c = 1; c < cols; c += 4) { v[(10 + c) * cols + c] = 9; v[(3000 + c) * cols + c] = 9; } // a tie far apart
+    for (const dt of [d.float32, d.bfloat16]) for (const op of ['argmax', 'argmin'])
+      check(`${op} split columns ${dt.name}`, [{ values: v, shape: [rows, cols], dtype: dt }], (x) => red(op)(x, 0));
+    check('argmax split columns int32', [{ values: v.map((x) => (Number.isNaN(x) ? 7 : x)), shape: [rows, cols], dtype: d.int32 }], (x) => red('argmax')(x, 0));
+    const row = rand(1 << 16, 42, -3, 3).map(Math.round);
+    row[60000] = 9; row[20000] = 9;
+    check('argmax one long row with a tie', [{ values: row, shape: [1 << 16], dtype: d.float32 }], (x) => red('argmax')(x, 0));
+  });
+
+  test('softmax keeps rows on chip (cached) and streams longer ones (online max and sum)', () => {
+    for (const n of [300, 4096, 5000, 32768, 40000]) for (const dt of [d.float32, d.bfloat16]) {
+      const x = { values: rand(3 * n, 46, -8, 8), shape: [3, n], dtype: dt };
+      check(`softmax (3, ${n}) ${dt.name}`, [x], (a) => mx.softmax(a, -1));
+      check(`logsumexp (3, ${n}) ${dt.name}`, [x], (a) => mx.logsumexp(a, -1), dt === d.float32 ? { rtol: 1e-5 } : {});
+    }
+    const v = rand(3 * 5000, 47, -1, 1);
+    v[4000] = Infinity; v[5000 + 17] = NaN; for (let j = 0; j < 5000; j++) v[10000 + j] = -Infinity;
+    check('softmax specials, long rows', [{ values: v, shape: [3, 5000], dtype: d.float32 }], (a) => mx.softmax(a, -1));
+    check('logsumexp specials, long rows', [{ values: v, shape: [3, 5000], dtype: d.float32 }], (a) => mx.logsumexp(a, -1));
+  });
+
   test('max and min propagate NaN', () => {
     const v = new Float32Array(1000).fill(1);
     v[517] = NaN;

@@ -75,6 +75,8 @@ typedef unsigned int u32; typedef int i32; typedef unsigned long long u64; typed
 #define LATHE_INF __int_as_float(0x7f800000)
 #define LATHE_ALL 0xffffffffu
 template <int N, class T> struct Vec { T v[N > 0 ? N : 1]; };
+// N elements moved as one aligned access (16 bytes at most: a single vector load or store).
+template <class T, int N> struct alignas(sizeof(T) * N) Pack { T v[N]; };
 
 __device__ __forceinline__ float ld_f16(u16 h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f; }
 __device__ __forceinline__ u16 st_f16(float f) { u16 h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f)); return h; }

@@ -127,6 +127,18 @@ export interface LoopSpec {
   nd: number;
   /** 64-bit indexing. */
   wide: boolean;
+  /**
+   * Elements per thread step through 16-byte (at most) packed loads and stores, when every
+   * non-scalar input is dense and every pointer 16-byte aligned (1: scalar accesses).
+   */
+  vec?: number;
+}
+
+/** Elements per packed access: 16 bytes of the widest dense operand (1 when any input is strided). */
+export function vectorWidth(ins: EwInput[], outs: readonly DType[]): number {
+  if (ins.some((x) => x.mode === 'strided')) return 1;
+  const widest = Math.max(...outs.map((d) => d.size), ...ins.filter((x) => x.mode === 'full').map((x) => x.dtype.size));
+  return Math.max(1, 16 / widest);
 }
 
 /** A grid-stride loop over the output elements that loads each input at its (broadcast) position. */
@@ -155,33 +167,53 @@ export function renderLoop(name: string, s: LoopSpec): KernelSource {
     ${strided.map((k) => `o${k} += r * s${k}.v[0];`).join(' ')}` : '';
   const loads = ids.filter((k) => s.ins[k].mode !== 'scalar')
     .map((k) => `    const ${C(k)} x${k} = ${L(k, `a${k}[${s.ins[k].mode === 'full' ? 'i' : `o${k}`}]`)};`);
+  const V = s.vec ?? 1;
+  const scalarLoop = (start: string) => `  for (${I} i = ${start}; i < n; i += step) {${offsets}
+${loads.join('\n')}
+    ${s.body}
+  }`;
+  // Packed: each step moves V elements of every dense operand; inside, out<m> and i are
+  // shadowed by the pack and the lane, so the same body writes into registers.
+  const full = ids.filter((k) => s.ins[k].mode === 'full');
+  const packed = V === 1 ? '' : `
+  const ${I} nv = n / ${V};
+  for (${I} iv = (${I})blockIdx.x * blockDim.x + threadIdx.x; iv < nv; iv += step) {
+${full.map((k) => `    const Pack<${T(k)}, ${V}> p${k} = ((const Pack<${T(k)}, ${V}>*)a${k})[iv];`).join('\n')}
+${s.outs.map((d, m) => `    Pack<${stype(d)}, ${V}> q${m};`).join('\n')}
+    {
+${s.outs.map((d, m) => `      ${stype(d)}* const out${m} = q${m}.v;`).join('\n')}
+#pragma unroll
+      for (int i = 0; i < ${V}; i++) {
+${full.map((k) => `        const ${C(k)} x${k} = ${L(k, `p${k}.v[i]`)};`).join('\n')}
+        ${s.body}
+      }
+    }
+${s.outs.map((d, m) => `    ((Pack<${stype(d)}, ${V}>*)out${m})[iv] = q${m};`).join('\n')}
+  }`;
   const source = `${PRELUDE}
 extern "C" __global__ void __launch_bounds__(256) ${name}(${params.join(', ')}) {
   const ${I} step = (${I})gridDim.x * blockDim.x;
-${hoisted.join('\n')}
-  for (${I} i = (${I})blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {${offsets}
-${loads.join('\n')}
-    ${s.body}
-  }
+${hoisted.join('\n')}${packed}
+${scalarLoop(V === 1 ? `(${I})blockIdx.x * blockDim.x + threadIdx.x` : `nv * ${V} + (${I})blockIdx.x * blockDim.x + threadIdx.x`)}
 }
 `;
   return { name, source };
 }
 
 /** A loop writing one output: `expr` (over x0, x1, ...) is the value stored, in `stype(out)`. */
-export function renderElementwise(name: string, s: { expr: string; ins: EwInput[]; out: DType; nd: number; wide: boolean }): KernelSource {
-  return renderLoop(name, { ins: s.ins, outs: [s.out], body: `out0[i] = ${s.expr};`, nd: s.nd, wide: s.wide });
+export function renderElementwise(name: string, s: { expr: string; ins: EwInput[]; out: DType; nd: number; wide: boolean; vec?: number }): KernelSource {
+  return renderLoop(name, { ins: s.ins, outs: [s.out], body: `out0[i] = ${s.expr};`, nd: s.nd, wide: s.wide, vec: s.vec });
 }
 
 /** One operand of a loop. */
 export interface EwOperand { arg: CudaArg; raw?: boolean }
 
 /**
- * Launches a loop over `outShape` reading `ops` (broadcast) and writing `outs` (dense).
+ * Launches a loop over `outShape` reading `ops` (broadcast) and writing `outs` (dense, of `outDtypes`).
  * `key` (with the layout) names the kernel in the cache; `render` makes it on a miss.
  */
-export function runLoop(ctx: CudaContext, key: string, render: (ins: EwInput[], nd: number, wide: boolean) => KernelSource,
-  ops: EwOperand[], outs: CudaBuffer[], outShape: readonly number[]): void {
+export function runLoop(ctx: CudaContext, key: string, render: (ins: EwInput[], nd: number, wide: boolean, vec: number) => KernelSource,
+  ops: EwOperand[], outs: CudaBuffer[], outShape: readonly number[], outDtypes: readonly DType[]): void {
   const n = sizeOf(outShape);
   if (n === 0) return;
   const c = collapse(outShape, ops.map((o) => broadcastStrides(o.arg.shape, outShape)));
@@ -192,8 +224,10 @@ export function runLoop(ctx: CudaContext, key: string, render: (ins: EwInput[], 
   });
   const isWide = n > WIDE || ops.some((o) => sizeOf(o.arg.shape) > WIDE);
   const nd = c.shape.length;
-  const layout = `${ins.map((x) => `${x.dtype.name}:${x.mode}${x.raw ? ':raw' : ''}`).join(',')}|${nd}|${isWide}`;
-  const fn = ctx.kernels.get(`${key}|${layout}`, () => render(ins, nd, isWide));
+  const aligned = [...outs.map((o) => o.ptr), ...ops.filter((_, k) => ins[k].mode === 'full').map((o) => o.arg.buf.ptr)].every((p) => (p & 15n) === 0n);
+  const vec = aligned ? vectorWidth(ins, outDtypes) : 1;
+  const layout = `${ins.map((x) => `${x.dtype.name}:${x.mode}${x.raw ? ':raw' : ''}`).join(',')}|${nd}|${isWide}|v${vec}`;
+  const fn = ctx.kernels.get(`${key}|${layout}`, () => render(ins, nd, isWide, vec));
   const a = ctx.rt.args.reset();
   for (const o of outs) a.ptr(o.ptr);
   for (const o of ops) a.ptr(o.arg.buf.ptr);
@@ -202,12 +236,12 @@ export function runLoop(ctx: CudaContext, key: string, render: (ins: EwInput[], 
     ins.forEach((x, k) => { if (x.mode === 'strided') a.vec(c.strides[k], isWide); });
   }
   a.idx(n, isWide);
-  ctx.rt.launch(fn, [ctx.rt.gridFor(n), 1, 1], [256, 1, 1]);
+  ctx.rt.launch(fn, [ctx.rt.gridFor(Math.ceil(n / vec)), 1, 1], [256, 1, 1]);
 }
 
 /** Runs `expr` (the stored value, over x0, x1, ...) with operands broadcast to `outShape`, writing `out`. */
 export function runElementwise(ctx: CudaContext, tag: string, expr: string, ops: EwOperand[], out: CudaBuffer, outShape: readonly number[], outDtype: DType): void {
-  runLoop(ctx, `ew|${expr}|${outDtype.name}`, (ins, nd, wide) => renderElementwise(`ew_${tag}`, { expr, ins, out: outDtype, nd, wide }), ops, [out], outShape);
+  runLoop(ctx, `ew|${expr}|${outDtype.name}`, (ins, nd, wide, vec) => renderElementwise(`ew_${tag}`, { expr, ins, out: outDtype, nd, wide, vec }), ops, [out], outShape, [outDtype]);
 }
 
 // ---------------------------------------------------------------- kernels

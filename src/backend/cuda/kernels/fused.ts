@@ -22,7 +22,7 @@ function opExpr(op: FusedOp, a: string[], d: DType[]): string {
 /** The value `v` has after a store to and a load from `d`'s storage. */
 const roundTrip = (v: string, d: DType): string => (d.name === 'float32' ? v : load(`(${stype(d)})(${store(v, d)})`, d));
 
-export function renderFused(name: string, p: FusedParams, ins: EwInput[], nd: number, wide: boolean): KernelSource {
+export function renderFused(name: string, p: FusedParams, ins: EwInput[], nd: number, wide: boolean, vec = 1): KernelSource {
   const n = p.nInputs;
   const dt = [...ins.map((x) => x.dtype), ...p.ops.map((o) => dtypes[o.dtype])];
   const feeds = new Set(p.ops.flatMap((o) => o.args));
@@ -35,7 +35,7 @@ export function renderFused(name: string, p: FusedParams, ins: EwInput[], nd: nu
     }),
     ...p.outputs.map((v, m) => `out${m}[i] = ${store(name_(v), dt[v])};`),
   ].join('\n    ');
-  return renderLoop(name, { ins, outs: p.outputs.map((v) => dt[v]), body, nd, wide });
+  return renderLoop(name, { ins, outs: p.outputs.map((v) => dt[v]), body, nd, wide, vec });
 }
 
 // Cache keys per program, by identity: replays of a compiled function reuse the params object.
@@ -45,7 +45,7 @@ const fused: CudaKernel = (ins, outs, params: FusedParams, ctx) => {
   const results = outs.map((o) => ctx.alloc(o));
   let key = keys.get(params);
   if (!key) { key = `fused|${JSON.stringify(params)}`; keys.set(params, key); }
-  runLoop(ctx, key, (layout, nd, wide) => renderFused('fused', params, layout, nd, wide), ins.map((arg) => ({ arg })), results, outs[0].shape);
+  runLoop(ctx, key, (layout, nd, wide, vec) => renderFused('fused', params, layout, nd, wide, vec), ins.map((arg) => ({ arg })), results, outs[0].shape, outs.map((o) => o.dtype));
   return results;
 };
 

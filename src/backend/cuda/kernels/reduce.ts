@@ -115,9 +115,22 @@ ${h.close}
   return { name, source };
 }
 
-export interface ArgSpec { isMax: boolean; variant: Variant; input: DType; wide: boolean }
+export interface ArgSpec {
+  isMax: boolean;
+  variant: Variant;
+  input: DType;
+  wide: boolean;
+  /** Reads partial (value, index) pairs of a first pass instead of the input. */
+  partialIn?: boolean;
+  /** Writes partial (value, index) pairs for a second pass (values in the compute type). */
+  partialOut?: boolean;
+}
 
-/** Index of the first max (min) along the middle axis; the first NaN wins, as NumPy. */
+/**
+ * Index of the first max (min) along the middle axis; the first NaN wins, as NumPy. Split
+ * reductions write (value, index) pairs per chunk, which a second pass combines by the same
+ * order (ties and NaNs go to the lower index, so the result does not depend on the split).
+ */
 export function renderArgReduce(name: string, s: ArgSpec): KernelSource {
   const I = s.wide ? 'i64' : 'i32';
   const V = ctype(s.input);
@@ -128,11 +141,14 @@ export function renderArgReduce(name: string, s: ArgSpec): KernelSource {
   return vb ${cmp} va || (vb == va && ib < ia);`
     : `return vb ${cmp} va || (vb == va && ib < ia);`;
   const h = heads(I, s.variant);
-  const ref = s.variant === 'cols' ? 'src[base + j * inner]' : 'src[base + j]';
+  const at = (j: string) => (s.variant === 'cols' ? `base + (${j}) * inner` : `base + ${j}`);
+  const value = (j: string) => (s.partialIn ? `srcv[${at(j)}]` : load(`src[${at(j)}]`, s.input));
+  const index = (j: string) => (s.partialIn ? `srci[${at(j)}]` : `(u32)(${j})`);
+  const write = s.partialOut ? '{ outv[t] = a; out[t] = ai; }' : 'out[t] = ai;';
   const warpReduce = shuffle([[V, 'a'], ['u32', 'ai']], `if (${name}_better(a, ai, a_o, ai_o)) { a = a_o; ai = ai_o; }`);
   let finish: string;
-  if (s.variant === 'cols') finish = '    out[t] = ai;';
-  else if (s.variant === 'warp') finish = `    ${warpReduce}\n    if (lane == 0) out[t] = ai;`;
+  if (s.variant === 'cols') finish = `    ${write}`;
+  else if (s.variant === 'warp') finish = `    ${warpReduce}\n    if (lane == 0) ${write}`;
   else finish = `    ${warpReduce}
     if (lane == 0) { sh[warp] = a; shi[warp] = ai; }
     __syncthreads();
@@ -141,19 +157,29 @@ export function renderArgReduce(name: string, s: ArgSpec): KernelSource {
       a = live ? sh[lane] : (ACC)(${s.isMax ? lowest(s.input) : highest(s.input)});
       ai = live ? shi[lane] : 0xffffffffu;
       ${warpReduce}
-      if (lane == 0) out[t] = ai;
+      if (lane == 0) ${write}
     }`;
   const open = s.variant === 'block' ? h.open.replace('__shared__ ACC sh[32];', '__shared__ ACC sh[32];\n  __shared__ u32 shi[32];') : h.open;
+  // Four independent loads in flight before the (dependent) compares, in index order.
+  const U = 4;
+  const lanes = Array.from({ length: U }, (_, u) => u);
+  const jAt = (u: number) => (u === 0 ? 'j' : `j + ${u} * ${h.stride}`);
+  const take = (v: string, i: string) => `if (${name}_better(a, ai, ${v}, ${i})) { a = ${v}; ai = ${i}; }`;
   const source = `${PRELUDE}
 #define ACC ${V}
 __device__ __forceinline__ bool ${name}_better(ACC va, u32 ia, ACC vb, u32 ib) {
   ${better}
 }
-extern "C" __global__ void __launch_bounds__(256) ${name}(u32* __restrict__ out, const ${stype(s.input)}* __restrict__ src, ${I} outer, ${I} n, ${I} inner, ${I} chunk, ${I} splits) {
+extern "C" __global__ void __launch_bounds__(256) ${name}(u32* __restrict__ out, ACC* __restrict__ outv, const ${stype(s.input)}* __restrict__ src, const ACC* __restrict__ srcv, const u32* __restrict__ srci, ${I} outer, ${I} n, ${I} inner, ${I} chunk, ${I} splits) {
 ${open}
     ACC a = ${s.isMax ? lowest(s.input) : highest(s.input)};
     u32 ai = 0xffffffffu;
-    for (${I} j = ${h.first}; j < j1; j += ${h.stride}) { const ACC v = ${load(ref, s.input)}; if (${name}_better(a, ai, v, (u32)j)) { a = v; ai = (u32)j; } }
+    ${I} j = ${h.first};
+    for (; j + ${U - 1} * ${h.stride} < j1; j += ${U} * ${h.stride}) {
+      ${lanes.map((u) => `const ACC v${u} = ${value(jAt(u))}; const u32 i${u} = ${index(jAt(u))};`).join('\n      ')}
+      ${lanes.map((u) => take(`v${u}`, `i${u}`)).join('\n      ')}
+    }
+    for (; j < j1; j += ${h.stride}) { const ACC v = ${value('j')}; const u32 i = ${index('j')}; ${take('v', 'i')} }
 ${finish}
 ${h.close}
 }
@@ -196,14 +222,17 @@ function plan(ctx: CudaContext, outer: number, n: number, inner: number, canSpli
     return { variant, splits, chunk, threads: (variant === 'block' ? 256 : 32) * outer * splits };
   }
   const outputs = outer * inner;
-  if (canSplit && n >= 64 && outputs < sms * 2048) splits = Math.min(Math.ceil((sms * 2048) / outputs), Math.ceil(n / 32));
+  // floor: the splits fit one wave of resident threads (ceil left a second, nearly empty one)
+  if (canSplit && n >= 64 && outputs < sms * 2048) splits = Math.min(Math.floor((sms * 2048) / outputs), Math.ceil(n / 32));
   return { variant: 'cols', splits, chunk: Math.ceil(n / splits), threads: outputs * splits };
 }
 
+const blocksFor = (ctx: CudaContext, p: Plan, outer: number): number =>
+  p.variant === 'block' ? Math.max(1, Math.min(outer * p.splits, ctx.rt.info.sms * 32)) : ctx.rt.gridFor(p.threads, 256, 8);
+
 function launch(ctx: CudaContext, fn: bigint, p: Plan, out: bigint, src: bigint, outer: number, n: number, inner: number, wide: boolean): void {
   ctx.rt.args.reset().ptr(out).ptr(src).idx(outer, wide).idx(n, wide).idx(inner, wide).idx(p.chunk, wide).idx(p.splits, wide);
-  const blocks = p.variant === 'block' ? Math.max(1, Math.min(outer * p.splits, ctx.rt.info.sms * 32)) : ctx.rt.gridFor(p.threads, 256, 8);
-  ctx.rt.launch(fn, [blocks, 1, 1], [256, 1, 1]);
+  ctx.rt.launch(fn, [blocksFor(ctx, p, outer), 1, 1], [256, 1, 1]);
 }
 
 /** Bytes of one accumulator. */
@@ -239,40 +268,71 @@ const reduceKernel = (op: string): CudaKernel => ([x], [out], { axes }: ReducePa
 const argKernel = (isMax: boolean): CudaKernel => ([x], [out], { axis }: ArgReduceParams, ctx) => {
   const o = ctx.alloc(out);
   if (sizeOf(out.shape) === 0) return [o];
-  const { ptr, outer, n, inner } = layout(ctx, x, [axis]);
-  const p = plan(ctx, outer, n, inner, false);
-  const wide = outer * n * inner > WIDE;
-  const fn = ctx.kernels.get(`arg|${isMax}|${p.variant}|${x.dtype.name}|${wide}`,
-    () => renderArgReduce(isMax ? 'argmax' : 'argmin', { isMax, variant: p.variant, input: x.dtype, wide }));
-  launch(ctx, fn, p, o.ptr, ptr, outer, n, inner, wide);
-  return [o];
+  let { ptr, outer, n, inner } = layout(ctx, x, [axis]);
+  let vals = 0n, partialIn = false;
+  const bytes = accBytes(x.dtype);
+  for (;;) {
+    const p = plan(ctx, outer, n, inner, true);
+    const last = p.splits === 1;
+    const wide = outer * n * inner > WIDE || outer * p.splits * inner > WIDE;
+    const spec: ArgSpec = { isMax, variant: p.variant, input: x.dtype, wide, partialIn, partialOut: !last };
+    const fn = ctx.kernels.get(`arg|${isMax}|${p.variant}|${x.dtype.name}|${wide}|${partialIn}|${!last}`,
+      () => renderArgReduce(isMax ? 'argmax' : 'argmin', spec));
+    const m = outer * p.splits * inner;
+    const dst = last ? o.ptr : ctx.temp(m * 4).ptr;
+    const dstv = last ? 0n : ctx.temp(m * bytes).ptr;
+    ctx.rt.args.reset().ptr(dst).ptr(dstv).ptr(partialIn ? 0n : ptr).ptr(vals).ptr(partialIn ? ptr : 0n)
+      .idx(outer, wide).idx(n, wide).idx(inner, wide).idx(p.chunk, wide).idx(p.splits, wide);
+    ctx.rt.launch(fn, [blocksFor(ctx, p, outer), 1, 1], [256, 1, 1]);
+    if (last) return [o];
+    ptr = dst; vals = dstv; n = p.splits; partialIn = true;
+  }
 };
 
 // ---------------------------------------------------------------- logsumexp and softmax
 
-export interface SoftmaxSpec { kind: 'logsumexp' | 'softmax'; variant: Variant; input: DType; output: DType; wide: boolean }
+export type SoftmaxVariant = Variant | 'cached';
+
+export interface SoftmaxSpec {
+  kind: 'logsumexp' | 'softmax';
+  variant: SoftmaxVariant;
+  input: DType;
+  output: DType;
+  wide: boolean;
+  /** 'cached': elements per thread, kept in registers, and threads per block (one block per row). */
+  items?: number;
+  threads?: number;
+}
 
 /**
- * Per row: the max (NaN wins), then the sum of exp(x - max); logsumexp writes max + log(sum)
- * (or the max itself when it is not finite), softmax writes exp(x - max) / sum. In float.
+ * Per row: the max M (NaN wins) and the sum of exp(x - M); logsumexp writes M + log(sum)
+ * (or M itself when it is not finite), softmax writes exp(x - M) / sum (NaN everywhere when M
+ * is not finite), as the CPU. In float. Rows are read once for the max and sum together
+ * (an online sum, rescaled when the running max grows) and once more for softmax's output;
+ * 'cached' keeps a row in registers, so softmax reads it once.
  */
 export function renderSoftmax(name: string, s: SoftmaxSpec): KernelSource {
   const I = s.wide ? 'i64' : 'i32';
   const cols = s.variant === 'cols';
   const max = (a: string, b: string) => `((${b} > ${a} || ${b} != ${b}) ? ${b} : ${a})`;
-  // Every thread of the row ends with the combined value: butterfly shuffles within a warp,
-  // then (blocks) the warps' results through shared memory.
-  const allReduce = (v: string, step: (a: string, b: string) => string) => {
+  // Every thread of the row ends with the combined value(s): butterfly shuffles within a
+  // warp, then (blocks) the warps' results through shared memory.
+  const allReduce = (vs: string[], merge: (o: string[]) => string) => {
     if (cols) return '';
-    const warp = `for (int off = 16; off > 0; off >>= 1) { const float o_ = __shfl_xor_sync(LATHE_ALL, ${v}, off); ${v} = ${step(v, 'o_')}; }`;
+    const warp = `for (int off = 16; off > 0; off >>= 1) { ${vs.map((v) => `const float ${v}_o = __shfl_xor_sync(LATHE_ALL, ${v}, off);`).join(' ')} ${merge(vs.map((v) => `${v}_o`))} }`;
     if (s.variant === 'warp') return warp;
     return `${warp}
-      if (lane == 0) sh[warp] = ${v};
-      __syncthreads();
-      ${v} = sh[0];
-      for (int w = 1; w < (int)(blockDim.x >> 5); w++) ${v} = ${step(v, 'sh[w]')};
-      __syncthreads();`;
+    if (lane == 0) { ${vs.map((v, k) => `sh${k}[warp] = ${v};`).join(' ')} }
+    __syncthreads();
+    ${vs.map((v, k) => `${v} = sh${k}[0];`).join(' ')}
+    for (int w = 1; w < (int)(blockDim.x >> 5); w++) { ${merge(vs.map((_, k) => `sh${k}[w]`))} }
+    __syncthreads();`;
   };
+  // (m, sum) absorbs (mo, so): both rescaled to the larger max; a side already at it keeps
+  // its sum (so lanes that saw nothing, (-inf, 0), never make inf - inf).
+  const scaled = (mx_: string, sm: string) => `(${mx_} == mn ? ${sm} : ${sm} * expf(${mx_} - mn))`;
+  const mergeOnline = ([mo, so]: string[]) => `{ const float mn = ${max('m', mo)}; sum = ${scaled('m', 'sum')} + ${scaled(mo, so)}; m = mn; }`;
+  const T = s.threads ?? 256;
   const head = cols
     ? `for (${I} t = (${I})blockIdx.x * blockDim.x + threadIdx.x; t < outer * inner; t += (${I})gridDim.x * blockDim.x) {
     const ${I} base = (t / inner) * n * inner + t % inner, first = 0, stride = 1;`
@@ -280,42 +340,85 @@ export function renderSoftmax(name: string, s: SoftmaxSpec): KernelSource {
       ? `const int lane = threadIdx.x & 31;
   for (${I} t = ((${I})blockIdx.x * blockDim.x + threadIdx.x) >> 5; t < outer; t += ((${I})gridDim.x * blockDim.x) >> 5) {
     const ${I} base = t * n, first = lane, stride = 32;`
-      : `__shared__ float sh[32];
+      : `__shared__ float sh0[32], sh1[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   for (${I} t = blockIdx.x; t < outer; t += gridDim.x) {
     const ${I} base = t * n, first = threadIdx.x, stride = blockDim.x;`;
   const at = (j: string) => (cols ? `base + ${j} * inner` : `base + ${j}`);
   const x = (j: string) => load(`src[${at(j)}]`, s.input);
+  const notFinite = `if (!(m - m == 0.0f)) sum = __int_as_float(0x7fffffff);`;
   const finish = s.kind === 'logsumexp'
     ? `if (${cols ? 'true' : 'first == 0'}) out[t] = ${store('(m - m == 0.0f ? m + logf(sum) : m)', s.output)};`
-    : `for (${I} j = first; j < n; j += stride) out[${at('j')}] = ${store(`expf(${x('j')} - m) / sum`, s.output)};`;
-  const source = `${PRELUDE}
-extern "C" __global__ void __launch_bounds__(256) ${name}(${stype(s.output)}* __restrict__ out, const ${stype(s.input)}* __restrict__ src, ${I} outer, ${I} n, ${I} inner) {
-  ${head}
+    : `${notFinite}
+#pragma unroll 4
+    for (${I} j = first; j < n; j += stride) out[${at('j')}] = ${store(`expf(${x('j')} - m) / sum`, s.output)};`;
+  let body: string;
+  if (s.variant === 'cached') {
+    const K = s.items!;
+    body = `    float v[${K}];
     float m = -LATHE_INF;
-    for (${I} j = first; j < n; j += stride) { const float v = ${x('j')}; m = ${max('m', 'v')}; }
-    ${allReduce('m', max)}
+#pragma unroll
+    for (int k = 0; k < ${K}; k++) { const ${I} j = first + k * ${T}; v[k] = j < n ? ${x('j')} : -LATHE_INF; m = ${max('m', 'v[k]')}; }
+    ${allReduce(['m'], ([o]) => `m = ${max('m', o)};`)}
     float sum = 0.0f;
-    for (${I} j = first; j < n; j += stride) sum += expf(${x('j')} - m);
-    ${allReduce('sum', (a, b) => `${a} + ${b}`)}
-    ${finish}
+#pragma unroll
+    for (int k = 0; k < ${K}; k++) { v[k] = first + k * ${T} < n ? expf(v[k] - m) : 0.0f; sum += v[k]; }
+    ${allReduce(['sum'], ([o]) => `sum += ${o};`)}
+    ${notFinite}
+#pragma unroll
+    for (int k = 0; k < ${K}; k++) { const ${I} j = first + k * ${T}; if (j < n) out[base + j] = ${store('v[k] / sum', s.output)}; }`;
+  } else {
+    // -inf adds nothing when the row's max is finite (and the result is fixed otherwise).
+    // Four loads are issued before the (dependent) updates, so each thread keeps them in flight.
+    const absorb = (v: string) => `if (${v} > m) { sum = sum * expf(m - ${v}) + 1.0f; m = ${v}; }
+      else if (${v} != ${v}) m = ${v};
+      else if (${v} != -LATHE_INF) sum += expf(${v} - m);`;
+    body = `    float m = -LATHE_INF, sum = 0.0f;
+    ${I} j = first;
+    for (; j + 3 * stride < n; j += 4 * stride) {
+      const float v0 = ${x('j')}, v1 = ${x('j + stride')}, v2 = ${x('j + 2 * stride')}, v3 = ${x('j + 3 * stride')};
+      ${['v0', 'v1', 'v2', 'v3'].map(absorb).join('\n      ')}
+    }
+    for (; j < n; j += stride) {
+      const float v = ${x('j')};
+      ${absorb('v')}
+    }
+    ${allReduce(['m', 'sum'], mergeOnline)}
+    ${finish}`;
+  }
+  const source = `${PRELUDE}
+extern "C" __global__ void __launch_bounds__(${T}) ${name}(${stype(s.output)}* __restrict__ out, const ${stype(s.input)}* __restrict__ src, ${I} outer, ${I} n, ${I} inner) {
+  ${head}
+${body}
   }
 }
 `;
   return { name, source };
 }
 
+/**
+ * Rows up to this long are kept in registers by softmax: up to 32 floats for each of 256
+ * threads, so several rows stay in flight per SM. (A 32 K row in 1024 threads' registers
+ * leaves one block per SM, its phases serialized: slower than reading the row twice.)
+ */
+const CACHED_MAX = 32 * 256;
+
 function runSoftmax(ctx: CudaContext, kind: SoftmaxSpec['kind'], x: CudaArg, axes: readonly number[], outDtype: DType, out: bigint): void {
   const { ptr, outer, n, inner } = layout(ctx, x, axes);
   if (outer * inner === 0) return;
-  const variant: Variant = inner > 1 ? 'cols' : n > 256 ? 'block' : 'warp';
+  let variant: SoftmaxVariant = inner > 1 ? 'cols' : n > 256 ? 'block' : 'warp';
+  let threads = 256, items = 0;
+  if (variant === 'block' && kind === 'softmax' && n <= CACHED_MAX) {
+    items = 2 ** Math.ceil(Math.log2(Math.ceil(n / threads)));
+    variant = 'cached';
+  }
   const wide = outer * n * inner > WIDE;
-  const fn = ctx.kernels.get(`${kind}|${variant}|${x.dtype.name}|${outDtype.name}|${wide}`,
-    () => renderSoftmax(kind, { kind, variant, input: x.dtype, output: outDtype, wide }));
+  const fn = ctx.kernels.get(`${kind}|${variant}|${items}|${threads}|${x.dtype.name}|${outDtype.name}|${wide}`,
+    () => renderSoftmax(kind, { kind, variant, input: x.dtype, output: outDtype, wide, items, threads }));
   ctx.rt.args.reset().ptr(out).ptr(ptr).idx(outer, wide).idx(n, wide).idx(inner, wide);
-  const threads = variant === 'cols' ? outer * inner : variant === 'warp' ? 32 * outer : 0;
-  const blocks = variant === 'block' ? Math.min(outer, ctx.rt.info.sms * 32) : ctx.rt.gridFor(threads);
-  ctx.rt.launch(fn, [blocks, 1, 1], [256, 1, 1]);
+  const rows = variant === 'block' || variant === 'cached';
+  const blocks = rows ? Math.min(outer, ctx.rt.info.sms * (2048 / threads) * 4) : ctx.rt.gridFor(variant === 'cols' ? outer * inner : 32 * outer);
+  ctx.rt.launch(fn, [blocks, 1, 1], [threads, 1, 1]);
 }
 
 const logsumexp: CudaKernel = ([x], [out], { axes }: ReduceParams, ctx) => {
