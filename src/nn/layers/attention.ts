@@ -32,7 +32,7 @@ export function scaledDotProductAttention(q: Array, k: Array, v: Array, scale: n
   }
   if (mask) {
     scores = mask.dtype.name === 'bool'
-      ? mx.where(mask, scores, mx.array(-mx.finfoMax(scores.dtype), scores.dtype))
+      ? mx.where(mask, scores, -mx.finfoMax(scores.dtype)) // a weak scalar keeps scores.dtype
       : mx.add(scores, mx.astype(mask, scores.dtype));
   }
   let probs = mx.softmax(scores, -1, true);
@@ -78,7 +78,8 @@ export class MultiHeadAttention extends Module {
     const idx = mx.arange(N);
     const above = mx.less(mx.expandDims(idx, 1), mx.expandDims(idx, 0));
     const dt = mx.toDtype(dtype, 'createAdditiveCausalMask');
-    // An explicit dtype: -finfoMax is an integer to JS, and would make an int32 array.
-    return mx.where(above, mx.array(-mx.finfoMax(dt), dt), mx.array(0, dt));
+    // Weak scalars come from a shared constant cache (no new buffers per call); cast after,
+    // since -65504 (float16's bound) reads as an integer.
+    return mx.astype(mx.where(above, -mx.finfoMax(dt), 0), dt);
   }
 }
