@@ -17,7 +17,9 @@ const candidates = [
 type Cblas = (order: number, ta: number, tb: number, m: number, n: number, k: number, alpha: number,
   a: Floats, lda: number, b: Floats, ldb: number, beta: number, c: Floats, ldc: number) => void;
 
-interface Blas { name: string; sgemm: Cblas; dgemm: Cblas }
+interface Blas { name: string; sgemm: Cblas; dgemm: Cblas; setThreads?: (n: number) => void; threads: number }
+/** Below this many multiply-adds, OpenBLAS's thread start-up costs more than it saves. */
+const SMALL_GEMM = 1 << 20;
 let blas: Blas | null | undefined;
 
 function env(name: string): string | undefined {
@@ -31,14 +33,20 @@ function loadBlas(): Blas | null {
     const mod = proc?.getBuiltinModule?.('node:module') as { createRequire(url: string): (id: string) => unknown } | undefined;
     if (!mod) return null;
     const koffi = mod.createRequire(import.meta.url)('koffi') as {
-      load(path: string): { func(sig: string): Cblas };
+      load(path: string): { func(sig: string): (...args: never[]) => unknown };
     };
     const paths = env('LATHE_BLAS') ? [env('LATHE_BLAS')!] : candidates;
     for (const path of paths) {
       try {
         const lib = koffi.load(path);
         const sig = (t: string, f: string) => `void ${f}(int, int, int, int, int, int, ${t}, const ${t} *, int, const ${t} *, int, ${t}, ${t} *, int)`;
-        return { name: path, sgemm: lib.func(sig('float', 'cblas_sgemm')), dgemm: lib.func(sig('double', 'cblas_dgemm')) };
+        const found: Blas = { name: path, sgemm: lib.func(sig('float', 'cblas_sgemm')) as Cblas, dgemm: lib.func(sig('double', 'cblas_dgemm')) as Cblas, threads: 0 };
+        try {
+          const get = lib.func('int openblas_get_num_threads()') as () => number;
+          found.setThreads = lib.func('void openblas_set_num_threads(int)') as (n: number) => void;
+          found.threads = get();
+        } catch { /* not OpenBLAS: leave its threading alone */ }
+        return found;
       } catch { /* try the next one */ }
     }
   } catch { /* koffi missing or unusable */ }
@@ -60,7 +68,10 @@ export const gemm: GemmFn = (tA, tB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb,
     return;
   }
   const f = C instanceof Float32Array ? blas.sgemm : blas.dgemm;
+  const small = blas.setThreads && blas.threads > 1 && M * N * K < SMALL_GEMM;
+  if (small) blas.setThreads!(1);
   // BLAS wants leading dimensions of at least one row, even for thin operands.
   f(ROW_MAJOR, tA ? TRANS : NO_TRANS, tB ? TRANS : NO_TRANS, M, N, K, alpha,
     A.subarray(aOff), Math.max(lda, 1), B.subarray(bOff), Math.max(ldb, 1), beta, C.subarray(cOff), Math.max(ldc, 1));
+  if (small) blas.setThreads!(blas.threads);
 };
