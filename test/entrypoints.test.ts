@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 
-for (const entry of ['nn', 'optimizers', 'io', 'utils']) {
+for (const entry of ['nn', 'optimizers', 'io', 'utils', 'lm']) {
   test(`lathe/${entry} can evaluate arrays when imported first`, () => {
     const code = `const m = await import('./src/${entry}/index.ts'); const mx = await import('./src/core/index.ts');` +
       `console.log(Object.keys(m).length > 0, mx.sum(mx.array([1, 2, 3])).item());`;

@@ -1,0 +1,27 @@
+// lathe/lm: Hugging Face language models in lathe (MLX-LM in camelCase): load a model folder,
+// tokenize and render chats, generate (streaming, batched, speculative), KV and prompt caches.
+import '../backends.js'; // every entry point can evaluate on its own
+export { load, type LoadOptions } from './load-with-tokenizer.js';
+export { loadModel, loadConfig, loadGenerationConfig, type LoadModelOptions } from './load.js';
+export { LanguageModel, type BaseModelArgs, type ModelConfig, type Weights } from './models/base.js';
+export { supportedModelTypes, registerArchitecture, type Architecture } from './models/registry.js';
+export {
+  KVCache, RotatingKVCache, QuantizedKVCache, makePromptCache, savePromptCache, loadPromptCache,
+  maybeQuantizeKVCache, createAttentionMask, cacheState, type CacheOptions, type CacheableModel,
+} from './cache.js';
+export { Tokenizer, loadTokenizer, type TokenizerOptions } from './tokenizer.js';
+export {
+  ByteStreamDetokenizer, NaiveStreamingDetokenizer, detokenizerKind,
+  type StreamingDetokenizer, type DetokenizerKind,
+} from './detokenizer.js';
+export { renderChatTemplate, readChatTemplate, chatTemplateFromConfig, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
+export {
+  makeSampler, makeLogitsProcessors, greedySampler, applyTopK, applyTopP, applyMinP, categoricalSampling,
+  makeRepetitionPenalty, makePresencePenalty, makeFrequencyPenalty,
+  type Sampler, type LogitsProcessor, type SamplerOptions, type LogitsProcessorOptions,
+} from './sample.js';
+export { generateStep, type GenerationModel, type GenerateOptions, type StepToken, type TokenLogprobs } from './step.js';
+export { streamGenerate, generate, promptTokens, type Prompt, type GenerationResponse, type FinishReason } from './generate.js';
+export { batchGenerate, type BatchResponse } from './batch.js';
+export { speculativeSteps } from './speculative.js';
+export { convert, type ConvertOptions } from './convert.js';

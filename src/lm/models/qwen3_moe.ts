@@ -1,0 +1,158 @@
+// Qwen3-MoE, as MLX-LM's models/qwen3_moe.py: Qwen3's attention; the feed-forward of most
+// layers is a mixture of experts (softmax router, top-k, optionally renormalized), the rest
+// (mlp_only_layers, or off the decoder_sparse_step) a dense MLP.
+import * as mx from '../../core/index.js';
+import type { Array } from '../../core/index.js';
+import { Module, Linear, Embedding, RMSNorm } from '../../nn/index.js';
+import { KVCache, RotatingKVCache, type CacheOptions } from '../cache.js';
+import type { Positions } from '../rope.js';
+import {
+  ConfigReader, LanguageModel, baseArgs, checkInputs, layerMasks, layerWindows, positionsFor, readLayerTypes,
+  type BaseModelArgs, type ModelConfig, type Weights,
+} from './base.js';
+import { MLP } from './llama.js';
+import { Attention } from './qwen3.js';
+import { SwitchGLU, stackExperts } from './switch_layers.js';
+
+export interface ModelArgs extends BaseModelArgs {
+  intermediate_size: number;
+  moe_intermediate_size: number;
+  num_experts: number;
+  num_experts_per_tok: number;
+  norm_topk_prob: boolean;
+  decoder_sparse_step: number;
+  mlp_only_layers: number[];
+  attention_bias: boolean;
+  sliding_window: number | null;
+  layer_types: string[];
+}
+
+export function parseArgs(config: ModelConfig, where = 'config.json'): ModelArgs {
+  const r = new ConfigReader(config, where);
+  const base = baseArgs(r, { eps: 1e-6, tie: false });
+  const sliding = r.bool('use_sliding_window', false) ? r.optInt('sliding_window') : null;
+  const maxWindowLayers = r.int('max_window_layers', base.num_hidden_layers);
+  const numExperts = config.num_experts !== undefined ? r.int('num_experts') : r.int('num_local_experts');
+  return {
+    ...base,
+    intermediate_size: r.int('intermediate_size'),
+    moe_intermediate_size: r.int('moe_intermediate_size'),
+    num_experts: numExperts,
+    num_experts_per_tok: r.int('num_experts_per_tok'),
+    norm_topk_prob: r.bool('norm_topk_prob', false),
+    decoder_sparse_step: r.int('decoder_sparse_step', 1),
+    mlp_only_layers: r.intList('mlp_only_layers', []),
+    attention_bias: r.bool('attention_bias', false),
+    sliding_window: r.optInt('sliding_window'),
+    layer_types: readLayerTypes(r, base.num_hidden_layers, (i) => sliding !== null && i >= maxWindowLayers),
+  };
+}
+
+/** Whether layer i's feed-forward is a mixture of experts (transformers' rule). */
+const isSparse = (args: ModelArgs, i: number) =>
+  !args.mlp_only_layers.includes(i) && args.num_experts > 0 && (i + 1) % args.decoder_sparse_step === 0;
+
+export class SparseMoeBlock extends Module {
+  gate: Linear;
+  switch_mlp: SwitchGLU;
+  readonly topK: number;
+  readonly normTopkProb: boolean;
+
+  constructor(args: ModelArgs) {
+    super();
+    this.topK = args.num_experts_per_tok;
+    this.normTopkProb = args.norm_topk_prob;
+    this.gate = new Linear(args.hidden_size, args.num_experts, false);
+    this.switch_mlp = new SwitchGLU(args.hidden_size, args.moe_intermediate_size, args.num_experts);
+  }
+
+  override forward(x: Array): Array {
+    const k = this.topK;
+    const gates = mx.softmax(mx.astype(this.gate.forward(x), 'float32'), -1, true);
+    const inds = mx.stopGradient(mx.index(mx.argpartition(mx.negative(gates), k - 1, -1), '...', mx.s(0, k)));
+    let scores = mx.takeAlongAxis(gates, inds, -1);
+    if (this.normTopkProb) scores = mx.divide(scores, mx.sum(scores, -1, true));
+    const y = this.switch_mlp.forward(x, inds);
+    return mx.sum(mx.multiply(y, mx.expandDims(mx.astype(scores, y.dtype), -1)), -2);
+  }
+}
+
+export class TransformerBlock extends Module {
+  self_attn: Attention;
+  mlp: SparseMoeBlock | MLP;
+  input_layernorm: RMSNorm;
+  post_attention_layernorm: RMSNorm;
+
+  constructor(args: ModelArgs, config: ModelConfig, index: number) {
+    super();
+    this.self_attn = new Attention(args, config);
+    this.mlp = isSparse(args, index) ? new SparseMoeBlock(args) : new MLP(args.hidden_size, args.intermediate_size);
+    this.input_layernorm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
+    this.post_attention_layernorm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
+  }
+
+  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
+    const h = mx.add(x, this.self_attn.forward(this.input_layernorm.forward(x), mask, positions, cache));
+    return mx.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+}
+
+export class Qwen3MoeModel extends Module {
+  embed_tokens: Embedding;
+  layers: TransformerBlock[];
+  norm: RMSNorm;
+
+  constructor(readonly args: ModelArgs, config: ModelConfig) {
+    super();
+    this.embed_tokens = new Embedding(args.vocab_size, args.hidden_size);
+    this.layers = globalThis.Array.from({ length: args.num_hidden_layers }, (_, i) => new TransformerBlock(args, config, i));
+    this.norm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
+  }
+
+  get windows(): (number | null)[] { return layerWindows(this.args.layer_types, this.args.sliding_window); }
+
+  override forward(inputs: Array, cache?: KVCache[]): Array {
+    const [, L] = checkInputs('Model', inputs, cache, this.layers.length);
+    const positions = positionsFor(cache, L);
+    const masks = layerMasks(L, cache, this.windows);
+    let h = this.embed_tokens.forward(inputs);
+    this.layers.forEach((layer, i) => { h = layer.forward(h, masks[i], positions, cache?.[i]); });
+    return this.norm.forward(h);
+  }
+}
+
+export class Model extends LanguageModel {
+  model: Qwen3MoeModel;
+  declare lm_head?: Linear;
+
+  constructor(readonly args: ModelArgs, config: ModelConfig) {
+    super();
+    this.model = new Qwen3MoeModel(args, config);
+    if (!args.tie_word_embeddings) this.lm_head = new Linear(args.hidden_size, args.vocab_size, false);
+  }
+
+  override forward(inputs: Array, cache?: KVCache[]): Array {
+    const h = this.model.forward(inputs, cache);
+    return this.lm_head ? this.lm_head.forward(h) : this.model.embed_tokens.asLinear(h);
+  }
+
+  override get layers(): TransformerBlock[] { return this.model.layers; }
+
+  override makeCache(options: CacheOptions = {}): KVCache[] {
+    return this.model.windows.map((w) => (w === null ? new KVCache(options) : new RotatingKVCache(w, 0, options)));
+  }
+
+  /** Stacks each MoE layer's per-expert weights into SwitchGLU's arrays. */
+  override sanitize(weights: Weights): Weights {
+    const out = super.sanitize(weights);
+    this.model.layers.forEach((layer, i) => {
+      if (layer.mlp instanceof SparseMoeBlock)
+        stackExperts(out, `model.layers.${i}.mlp`, this.args.num_experts, { gate: 'gate_proj', up: 'up_proj', down: 'down_proj' });
+    });
+    return out;
+  }
+}
+
+export function fromConfig(config: ModelConfig, where?: string): Model {
+  return new Model(parseArgs(config, where), config);
+}
