@@ -575,7 +575,9 @@ for (let i = 0; i < 16; i++) {
 /** A well-conditioned matrix: entries in (-0.9, 0.9) plus `shift` on the main diagonal. */
 const conditioned = (dt: string, s: number[], shift: number) => {
   const [m, n] = s.slice(-2);
-  return mx.add(makeArray(dt, s, 'unit'), mx.multiply(mx.eye(m, n, 0, dt as mx.DTypeName), shift));
+  // float64 stays on the CPU when the GPU is the default (the GPU refuses float64).
+  const host = onGpu && dt === 'float64' ? { stream: mx.cpu } : undefined;
+  return mx.add(makeArray(dt, s, 'unit'), mx.multiply(mx.eye(m, n, 0, dt as mx.DTypeName, host), shift));
 };
 const symmetric = (dt: string, s: number[], shift: number) => {
   const a = conditioned(dt, s, shift);
