@@ -3,8 +3,8 @@
 // caches), and the LanguageModel base class with MLX-LM's model interface.
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
-import { Module } from '../../nn/index.js';
-import { KVCache, QuantizedKVCache, createAttentionMask, type CacheOptions, type QuantizedArrays } from '../cache.js';
+import { Module, Embedding, Linear, RMSNorm } from '../../nn/index.js';
+import { KVCache, QuantizedKVCache, RotatingKVCache, createAttentionMask, type CacheOptions, type QuantizedArrays } from '../cache.js';
 import { Positions, ropeSettings } from '../rope.js';
 
 export type ModelConfig = Record<string, unknown>;
@@ -249,5 +249,86 @@ export abstract class LanguageModel extends Module {
       out[k] = weights[k];
     }
     return out;
+  }
+}
+
+/** The arguments the generic decoder reads beyond BaseModelArgs: which layers slide, and how far. */
+export interface DecoderArgs extends BaseModelArgs {
+  sliding_window: number | null;
+  layer_types: string[];
+}
+
+/** One decoder block: hidden states in and out, given its mask, the positions and its cache entry. */
+export interface DecoderBlock extends Module {
+  forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array;
+}
+
+/** A norm over the last axis (RMSNorm, GemmaRMSNorm). */
+export interface NormLayer extends Module {
+  forward(x: Array): Array;
+}
+
+export interface DecoderOptions {
+  /** The final norm (default RMSNorm). */
+  norm?: (dim: number, eps: number) => NormLayer;
+  /** Multiplies the embeddings by this (rounded to their dtype), as Gemma's sqrt(hidden_size). */
+  embedScale?: number | null;
+}
+
+/**
+ * The decoder body every architecture shares (MLX-LM's `XModel`): embed_tokens, the blocks
+ * `layers` (made by `makeBlock(i)`), and the final norm; attribute names are the checkpoint keys.
+ */
+export class DecoderModel<B extends DecoderBlock = DecoderBlock> extends Module {
+  embed_tokens: Embedding;
+  layers: B[];
+  norm: NormLayer;
+  readonly embedScale: number | null;
+
+  constructor(readonly args: DecoderArgs, makeBlock: (i: number) => B, options: DecoderOptions = {}) {
+    super();
+    this.embed_tokens = new Embedding(args.vocab_size, args.hidden_size);
+    this.layers = globalThis.Array.from({ length: args.num_hidden_layers }, (_, i) => makeBlock(i));
+    this.norm = options.norm ? options.norm(args.hidden_size, args.rms_norm_eps) : new RMSNorm(args.hidden_size, args.rms_norm_eps);
+    this.embedScale = options.embedScale ?? null;
+  }
+
+  /** The window of each layer (null: full attention). */
+  get windows(): (number | null)[] { return layerWindows(this.args.layer_types, this.args.sliding_window); }
+
+  override forward(inputs: Array, cache?: KVCache[]): Array {
+    const [, L] = checkInputs('Model', inputs, cache, this.layers.length);
+    const positions = positionsFor(cache, L);
+    const masks = layerMasks(L, cache, this.windows);
+    let h = this.embed_tokens.forward(inputs);
+    if (this.embedScale !== null) h = scaleAs(h, this.embedScale);
+    this.layers.forEach((layer, i) => { h = layer.forward(h, masks[i], positions, cache?.[i]); });
+    return this.norm.forward(h);
+  }
+}
+
+/**
+ * A decoder body with its head (MLX-LM's `Model`): `model`, and `lm_head` unless the embeddings
+ * are tied; rotating caches for the sliding-window layers.
+ */
+export class DecoderLM<B extends DecoderBlock = DecoderBlock> extends LanguageModel {
+  model: DecoderModel<B>;
+  declare lm_head?: Linear;
+
+  constructor(readonly args: DecoderArgs, model: DecoderModel<B>) {
+    super();
+    this.model = model;
+    if (!args.tie_word_embeddings) this.lm_head = new Linear(args.hidden_size, args.vocab_size, false);
+  }
+
+  override forward(inputs: Array, cache?: KVCache[]): Array {
+    const h = this.model.forward(inputs, cache);
+    return this.lm_head ? this.lm_head.forward(h) : this.model.embed_tokens.asLinear(h);
+  }
+
+  override get layers(): B[] { return this.model.layers; }
+
+  override makeCache(options: CacheOptions = {}): KVCache[] {
+    return this.model.windows.map((w) => (w === null ? new KVCache(options) : new RotatingKVCache(w, 0, options)));
   }
 }

@@ -4,13 +4,10 @@
 // rope schedule for the sliding layers (local base, usually unscaled).
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
-import { Module, Linear, Embedding } from '../../nn/index.js';
-import { KVCache, RotatingKVCache, type CacheOptions } from '../cache.js';
+import { Module, Linear } from '../../nn/index.js';
+import { KVCache } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
-import {
-  LanguageModel, cachedAttention, checkInputs, fromHeads, layerMasks, layerWindows, positionsFor, scaleAs, softcap, toHeads,
-  type ModelConfig,
-} from './base.js';
+import { DecoderLM, DecoderModel, cachedAttention, fromHeads, softcap, toHeads, type ModelConfig } from './base.js';
 import { GemmaRMSNorm, MLP, parseGemmaArgs, type ModelArgs } from './gemma2.js';
 
 export type { ModelArgs } from './gemma2.js';
@@ -84,49 +81,15 @@ export class TransformerBlock extends Module {
   }
 }
 
-export class Gemma3Model extends Module {
-  embed_tokens: Embedding;
-  layers: TransformerBlock[];
-  norm: GemmaRMSNorm;
-
-  constructor(readonly args: ModelArgs, config: ModelConfig, where?: string) {
-    super();
-    this.embed_tokens = new Embedding(args.vocab_size, args.hidden_size);
-    this.layers = args.layer_types.map((t) => new TransformerBlock(args, config, t, where));
-    this.norm = new GemmaRMSNorm(args.hidden_size, args.rms_norm_eps);
-  }
-
-  get windows(): (number | null)[] { return layerWindows(this.args.layer_types, this.args.sliding_window); }
-
-  override forward(inputs: Array, cache?: KVCache[]): Array {
-    const [, L] = checkInputs('Model', inputs, cache, this.layers.length);
-    const positions = positionsFor(cache, L);
-    const masks = layerMasks(L, cache, this.windows);
-    let h = scaleAs(this.embed_tokens.forward(inputs), Math.sqrt(this.args.hidden_size));
-    this.layers.forEach((layer, i) => { h = layer.forward(h, masks[i], positions, cache?.[i]); });
-    return this.norm.forward(h);
-  }
-}
-
-export class Model extends LanguageModel {
-  model: Gemma3Model;
-  declare lm_head?: Linear;
-
-  constructor(readonly args: ModelArgs, config: ModelConfig, where?: string) {
-    super();
-    this.model = new Gemma3Model(args, config, where);
-    if (!args.tie_word_embeddings) this.lm_head = new Linear(args.hidden_size, args.vocab_size, false);
+export class Model extends DecoderLM<TransformerBlock> {
+  constructor(override readonly args: ModelArgs, config: ModelConfig, where?: string) {
+    super(args, new DecoderModel(args, (i) => new TransformerBlock(args, config, args.layer_types[i], where), {
+      norm: (d, eps) => new GemmaRMSNorm(d, eps), embedScale: Math.sqrt(args.hidden_size),
+    }));
   }
 
   override forward(inputs: Array, cache?: KVCache[]): Array {
-    const h = this.model.forward(inputs, cache);
-    return softcap(this.lm_head ? this.lm_head.forward(h) : this.model.embed_tokens.asLinear(h), this.args.final_logit_softcapping);
-  }
-
-  override get layers(): TransformerBlock[] { return this.model.layers; }
-
-  override makeCache(options: CacheOptions = {}): KVCache[] {
-    return this.model.windows.map((w) => (w === null ? new KVCache(options) : new RotatingKVCache(w, 0, options)));
+    return softcap(super.forward(inputs, cache), this.args.final_logit_softcapping);
   }
 }
 

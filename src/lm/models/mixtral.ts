@@ -3,11 +3,11 @@
 // expert apart (block_sparse_moe.experts.<e>.w1/w2/w3); sanitize stacks them for SwitchGLU.
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
-import { Module, Linear, Embedding, RMSNorm } from '../../nn/index.js';
-import { KVCache, RotatingKVCache, type CacheOptions } from '../cache.js';
+import { Module, Linear, RMSNorm } from '../../nn/index.js';
+import { KVCache } from '../cache.js';
 import type { Positions } from '../rope.js';
 import {
-  ConfigReader, LanguageModel, baseArgs, checkInputs, layerMasks, layerWindows, positionsFor, readLayerTypes,
+  ConfigReader, DecoderLM, DecoderModel, baseArgs, readLayerTypes,
   type ModelConfig, type Weights,
 } from './base.js';
 import { Attention, type ModelArgs as LlamaArgs } from './llama.js';
@@ -77,49 +77,9 @@ export class TransformerBlock extends Module {
   }
 }
 
-export class MixtralModel extends Module {
-  embed_tokens: Embedding;
-  layers: TransformerBlock[];
-  norm: RMSNorm;
-
-  constructor(readonly args: ModelArgs, config: ModelConfig) {
-    super();
-    this.embed_tokens = new Embedding(args.vocab_size, args.hidden_size);
-    this.layers = globalThis.Array.from({ length: args.num_hidden_layers }, () => new TransformerBlock(args, config));
-    this.norm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
-  }
-
-  get windows(): (number | null)[] { return layerWindows(this.args.layer_types, this.args.sliding_window); }
-
-  override forward(inputs: Array, cache?: KVCache[]): Array {
-    const [, L] = checkInputs('Model', inputs, cache, this.layers.length);
-    const positions = positionsFor(cache, L);
-    const masks = layerMasks(L, cache, this.windows);
-    let h = this.embed_tokens.forward(inputs);
-    this.layers.forEach((layer, i) => { h = layer.forward(h, masks[i], positions, cache?.[i]); });
-    return this.norm.forward(h);
-  }
-}
-
-export class Model extends LanguageModel {
-  model: MixtralModel;
-  declare lm_head?: Linear;
-
-  constructor(readonly args: ModelArgs, config: ModelConfig) {
-    super();
-    this.model = new MixtralModel(args, config);
-    if (!args.tie_word_embeddings) this.lm_head = new Linear(args.hidden_size, args.vocab_size, false);
-  }
-
-  override forward(inputs: Array, cache?: KVCache[]): Array {
-    const h = this.model.forward(inputs, cache);
-    return this.lm_head ? this.lm_head.forward(h) : this.model.embed_tokens.asLinear(h);
-  }
-
-  override get layers(): TransformerBlock[] { return this.model.layers; }
-
-  override makeCache(options: CacheOptions = {}): KVCache[] {
-    return this.model.windows.map((w) => (w === null ? new KVCache(options) : new RotatingKVCache(w, 0, options)));
+export class Model extends DecoderLM<TransformerBlock> {
+  constructor(override readonly args: ModelArgs, config: ModelConfig) {
+    super(args, new DecoderModel(args, () => new TransformerBlock(args, config)));
   }
 
   /** Stacks per-expert weights (w1 gate, w3 up, w2 down); accepts transformers 5's `mlp.` prefix and fused experts too. */

@@ -2,11 +2,11 @@
 // v projections, and sliding windows on the layers past max_window_layers when enabled.
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
-import { Module, Linear, Embedding, RMSNorm } from '../../nn/index.js';
-import { KVCache, RotatingKVCache, type CacheOptions } from '../cache.js';
+import { Module, Linear, RMSNorm } from '../../nn/index.js';
+import { KVCache } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import {
-  ConfigReader, LanguageModel, baseArgs, cachedAttention, checkInputs, fromHeads, layerMasks, layerWindows, positionsFor, readLayerTypes, toHeads,
+  ConfigReader, DecoderLM, DecoderModel, baseArgs, cachedAttention, fromHeads, readLayerTypes, toHeads,
   type BaseModelArgs, type ModelConfig,
 } from './base.js';
 import { MLP } from './llama.js';
@@ -82,49 +82,9 @@ export class TransformerBlock extends Module {
   }
 }
 
-export class Qwen2Model extends Module {
-  embed_tokens: Embedding;
-  layers: TransformerBlock[];
-  norm: RMSNorm;
-
-  constructor(readonly args: ModelArgs, config: ModelConfig) {
-    super();
-    this.embed_tokens = new Embedding(args.vocab_size, args.hidden_size);
-    this.layers = globalThis.Array.from({ length: args.num_hidden_layers }, () => new TransformerBlock(args, config));
-    this.norm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
-  }
-
-  get windows(): (number | null)[] { return layerWindows(this.args.layer_types, this.args.sliding_window); }
-
-  override forward(inputs: Array, cache?: KVCache[]): Array {
-    const [, L] = checkInputs('Model', inputs, cache, this.layers.length);
-    const positions = positionsFor(cache, L);
-    const masks = layerMasks(L, cache, this.windows);
-    let h = this.embed_tokens.forward(inputs);
-    this.layers.forEach((layer, i) => { h = layer.forward(h, masks[i], positions, cache?.[i]); });
-    return this.norm.forward(h);
-  }
-}
-
-export class Model extends LanguageModel {
-  model: Qwen2Model;
-  declare lm_head?: Linear;
-
-  constructor(readonly args: ModelArgs, config: ModelConfig) {
-    super();
-    this.model = new Qwen2Model(args, config);
-    if (!args.tie_word_embeddings) this.lm_head = new Linear(args.hidden_size, args.vocab_size, false);
-  }
-
-  override forward(inputs: Array, cache?: KVCache[]): Array {
-    const h = this.model.forward(inputs, cache);
-    return this.lm_head ? this.lm_head.forward(h) : this.model.embed_tokens.asLinear(h);
-  }
-
-  override get layers(): TransformerBlock[] { return this.model.layers; }
-
-  override makeCache(options: CacheOptions = {}): KVCache[] {
-    return this.model.windows.map((w) => (w === null ? new KVCache(options) : new RotatingKVCache(w, 0, options)));
+export class Model extends DecoderLM<TransformerBlock> {
+  constructor(override readonly args: ModelArgs, config: ModelConfig) {
+    super(args, new DecoderModel(args, () => new TransformerBlock(args, config)));
   }
 }
 

@@ -3,11 +3,11 @@
 // (mlp_only_layers, or off the decoder_sparse_step) a dense MLP.
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
-import { Module, Linear, Embedding, RMSNorm } from '../../nn/index.js';
-import { KVCache, RotatingKVCache, type CacheOptions } from '../cache.js';
+import { Module, Linear, RMSNorm } from '../../nn/index.js';
+import { KVCache } from '../cache.js';
 import type { Positions } from '../rope.js';
 import {
-  ConfigReader, LanguageModel, baseArgs, checkInputs, layerMasks, layerWindows, positionsFor, readLayerTypes,
+  ConfigReader, DecoderLM, DecoderModel, baseArgs, readLayerTypes,
   type BaseModelArgs, type ModelConfig, type Weights,
 } from './base.js';
 import { MLP } from './llama.js';
@@ -97,49 +97,9 @@ export class TransformerBlock extends Module {
   }
 }
 
-export class Qwen3MoeModel extends Module {
-  embed_tokens: Embedding;
-  layers: TransformerBlock[];
-  norm: RMSNorm;
-
-  constructor(readonly args: ModelArgs, config: ModelConfig) {
-    super();
-    this.embed_tokens = new Embedding(args.vocab_size, args.hidden_size);
-    this.layers = globalThis.Array.from({ length: args.num_hidden_layers }, (_, i) => new TransformerBlock(args, config, i));
-    this.norm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
-  }
-
-  get windows(): (number | null)[] { return layerWindows(this.args.layer_types, this.args.sliding_window); }
-
-  override forward(inputs: Array, cache?: KVCache[]): Array {
-    const [, L] = checkInputs('Model', inputs, cache, this.layers.length);
-    const positions = positionsFor(cache, L);
-    const masks = layerMasks(L, cache, this.windows);
-    let h = this.embed_tokens.forward(inputs);
-    this.layers.forEach((layer, i) => { h = layer.forward(h, masks[i], positions, cache?.[i]); });
-    return this.norm.forward(h);
-  }
-}
-
-export class Model extends LanguageModel {
-  model: Qwen3MoeModel;
-  declare lm_head?: Linear;
-
-  constructor(readonly args: ModelArgs, config: ModelConfig) {
-    super();
-    this.model = new Qwen3MoeModel(args, config);
-    if (!args.tie_word_embeddings) this.lm_head = new Linear(args.hidden_size, args.vocab_size, false);
-  }
-
-  override forward(inputs: Array, cache?: KVCache[]): Array {
-    const h = this.model.forward(inputs, cache);
-    return this.lm_head ? this.lm_head.forward(h) : this.model.embed_tokens.asLinear(h);
-  }
-
-  override get layers(): TransformerBlock[] { return this.model.layers; }
-
-  override makeCache(options: CacheOptions = {}): KVCache[] {
-    return this.model.windows.map((w) => (w === null ? new KVCache(options) : new RotatingKVCache(w, 0, options)));
+export class Model extends DecoderLM<TransformerBlock> {
+  constructor(override readonly args: ModelArgs, config: ModelConfig) {
+    super(args, new DecoderModel(args, (i) => new TransformerBlock(args, config, i)));
   }
 
   /** Stacks each MoE layer's per-expert weights into SwitchGLU's arrays. */
