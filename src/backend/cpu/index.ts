@@ -14,6 +14,7 @@ import './kernels/conv.js';
 import './kernels/quantize.js';
 import './kernels/random.js';
 import './kernels/fused.js';
+import './kernels/fast.js';
 import './kernels/transforms.js';
 
 registerBackend('cpu', cpuBackend);

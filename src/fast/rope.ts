@@ -1,0 +1,233 @@
+// fast.rope: rotary positional encoding as MLX's mx.fast.rope, plus per-token positions for
+// packed sequences, and ropeFrequencies for the scaled variants (linear, llama3, dynamic NTK,
+// yarn) that checkpoints ask for, which MLX-LM and Hugging Face express as frequencies.
+// The rotation is linear in x, so its gradient is the inverse rotation: the same primitive.
+import * as mx from '../core/index.js';
+import type { Array, StreamOrDevice } from '../core/index.js';
+import { defineFast, streamOf, checkFloat, fmt, type FastPrimitive } from './primitive.js';
+
+export interface RopeOptions {
+  /** Rotate consecutive pairs (x0, x1), (x2, x3)… instead of (x_i, x_{i+dims/2}). Default false. */
+  traditional?: boolean;
+  /** Base of the frequencies base^(2i/dims). Default 10000; leave it out when `freqs` is given. */
+  base?: number | null;
+  /** Scale applied to the positions. Default 1. */
+  scale?: number;
+  /**
+   * Position of the first token: a number, a 0-d array, or a (B,) array with one start per
+   * batch entry (as MLX). A (B, T) array gives every token its own position (packed
+   * sequences); those positions are absolute (nothing is added to them).
+   */
+  offset?: number | Array;
+  /** Frequencies of shape (dims/2,) instead of base^(2i/dims): θ_i = position / freqs[i]. */
+  freqs?: Array | null;
+  stream?: StreamOrDevice;
+}
+
+/** How positions are given: a start for all rows, one start per batch entry, or one per token. */
+type Positions = 'number' | 'scalar' | 'batch' | 'token';
+
+interface RopeParams {
+  dims: number;
+  traditional: boolean;
+  base: number;
+  scale: number;
+  /** The start position when `positions` is 'number'. */
+  offset: number;
+  positions: Positions;
+  hasFreqs: boolean;
+  /** Rotate by −θ: the gradient. */
+  inverse: boolean;
+}
+
+// ---------------------------------------------------------------- reference
+
+/**
+ * Rotation angles θ (float32, float64 for float64 inputs): positions × scale / freqs, shaped
+ * to broadcast against the rotated half of x (..., T, dims/2).
+ */
+function angles(x: Array, p: RopeParams, offset: Array | null, freqs: Array | null): Array {
+  const half = p.dims / 2, T = x.shape[x.ndim - 2];
+  const ct = x.dtype.name === 'float64' ? 'float64' : 'float32';
+  const invFreqs = freqs
+    ? mx.reciprocal(mx.astype(freqs, ct))
+    : mx.exp(mx.multiply(mx.arange(0, half, 1, ct), -Math.log(p.base) / half));
+  const t = mx.arange(0, T, 1, ct);
+  let pos: Array;
+  if (p.positions === 'number') pos = mx.add(t, p.offset);
+  else if (p.positions === 'scalar') pos = mx.add(t, mx.astype(offset!, ct));
+  else if (p.positions === 'batch') pos = mx.add(mx.expandDims(t, 0), mx.expandDims(mx.astype(offset!, ct), 1));
+  else pos = mx.astype(offset!, ct);
+  pos = mx.multiply(pos, p.scale);
+  // (B, T) positions line up with x's first axis: (B, 1, …, 1, T).
+  if (pos.ndim === 2) pos = mx.reshape(pos, [pos.shape[0], ...new globalThis.Array<number>(x.ndim - 3).fill(1), T]);
+  return mx.multiply(mx.expandDims(pos, -1), invFreqs);
+}
+
+function ropeRef(x: Array, p: RopeParams, offset: Array | null, freqs: Array | null): Array {
+  const D = x.shape[x.ndim - 1], half = p.dims / 2;
+  const theta = angles(x, p, offset, freqs);
+  const cos = mx.cos(theta), sin = p.inverse ? mx.negative(mx.sin(theta)) : mx.sin(theta);
+  const [rot, rest] = p.dims < D ? mx.split(x, [p.dims], -1) : [x, null];
+  const xr = mx.astype(rot, theta.dtype);
+  let out: Array;
+  if (p.traditional) {
+    const [x1, x2] = mx.split(mx.reshape(xr, [...xr.shape.slice(0, -1), half, 2]), 2, -1).map((a) => mx.squeeze(a, -1));
+    const r1 = mx.subtract(mx.multiply(x1, cos), mx.multiply(x2, sin));
+    const r2 = mx.add(mx.multiply(x1, sin), mx.multiply(x2, cos));
+    out = mx.reshape(mx.stack([r1, r2], -1), xr.shape);
+  } else {
+    const [x1, x2] = mx.split(xr, 2, -1);
+    out = mx.concatenate([mx.subtract(mx.multiply(x1, cos), mx.multiply(x2, sin)), mx.add(mx.multiply(x1, sin), mx.multiply(x2, cos))], -1);
+  }
+  out = mx.astype(out, x.dtype);
+  return rest ? mx.concatenate([out, rest], -1) : out;
+}
+
+/** fast.rope from basic ops: angles and the rotation in float32 (float64 for float64 inputs). */
+export function ropeReference(x: Array, dims: number, opts: RopeOptions = {}): Array {
+  const { params, offset, freqs } = resolve(x, dims, opts);
+  return ropeRef(x, params, offset, freqs);
+}
+
+// ---------------------------------------------------------------- primitive
+
+const inputsOf = (ins: Array[], p: RopeParams) => {
+  let i = 1;
+  const offset = p.positions === 'number' ? null : ins[i++];
+  return { x: ins[0], offset, freqs: p.hasFreqs ? ins[i] : null };
+};
+
+/** [x, offset?, freqs?] -> [rotated x]. Only x is differentiated (offsets and freqs are constants, as in MLX). */
+const Rope: FastPrimitive<RopeParams> = defineFast<RopeParams>({
+  name: 'rope',
+  reference: (ins, p) => { const { x, offset, freqs } = inputsOf(ins, p); return [ropeRef(x, p, offset, freqs)]; },
+  vjp: ([g], { inputs, params }) => [bindRope([g, ...inputs.slice(1)], { ...params, inverse: !params.inverse }), ...inputs.slice(1).map(() => null)],
+  jvp: ([t], { inputs, outputs: [y], params }) => [t ? bindRope([t, ...inputs.slice(1)], params) : mx.zerosLike(y)],
+  vmap: (ins, axes, p) => {
+    const ax = axes[0];
+    if (ax === null || axes.slice(1).some((a) => a !== null)) return Rope.referenceVmap(ins, axes, p);
+    // Per-batch positions index x's first axis: keep it first and put the mapped axis after it.
+    const to = p.positions === 'batch' || p.positions === 'token' ? 1 : 0;
+    return [[bindRope([mx.moveaxis(ins[0], ax, to), ...ins.slice(1)], p)], [to]];
+  },
+});
+
+const bindRope = (ins: Array[], p: RopeParams): Array => Rope.apply(ins, p, [{ shape: ins[0].shape, dtype: ins[0].dtype }], ins[0].stream)[0];
+
+// ---------------------------------------------------------------- public op
+
+function resolve(x: Array, dims: number, opts: RopeOptions): { params: RopeParams; offset: Array | null; freqs: Array | null } {
+  const { traditional = false, scale = 1, offset = 0, freqs = null } = opts;
+  checkFloat('rope', 'x', x);
+  if (x.ndim < 2) throw new Error(`[rope] expected an input of shape (..., T, D), got ${fmt(x.shape)}`);
+  const D = x.shape[x.ndim - 1], T = x.shape[x.ndim - 2];
+  if (!Number.isInteger(dims) || dims <= 0 || dims % 2 !== 0 || dims > D)
+    throw new Error(`[rope] dims must be a positive even number no larger than the last axis (${D}), got ${dims}`);
+  if (freqs && opts.base !== undefined && opts.base !== null)
+    throw new Error('[rope] give either base or freqs, not both (as MLX: exactly one of them is None)');
+  const base = opts.base ?? 10000;
+  if (!freqs && !(base > 0)) throw new Error(`[rope] base must be positive, got ${base}`);
+  if (freqs && (freqs.ndim !== 1 || freqs.shape[0] !== dims / 2))
+    throw new Error(`[rope] freqs must have shape (${dims / 2},) for dims ${dims}, got ${fmt(freqs.shape)}`);
+  let positions: Positions = 'number';
+  if (offset instanceof mx.Array) {
+    const B = x.shape[0];
+    if (offset.ndim === 0) positions = 'scalar';
+    else if (offset.ndim === 1 && x.ndim >= 3 && offset.shape[0] === B) positions = 'batch';
+    else if (offset.ndim === 2 && x.ndim >= 3 && offset.shape[0] === B && offset.shape[1] === T) positions = 'token';
+    else throw new Error(`[rope] offset must be a number, a 0-d array, a (B,) array of starts or a (B, T) array of positions for x ${fmt(x.shape)} (B = ${x.ndim >= 3 ? B : 'none: x needs 3 axes'}), got shape ${fmt(offset.shape)}`);
+  } else if (!Number.isFinite(offset)) throw new Error(`[rope] offset must be a finite number, got ${offset}`);
+  const params: RopeParams = { dims, traditional, base, scale, offset: typeof offset === 'number' ? offset : 0, positions, hasFreqs: !!freqs, inverse: false };
+  return { params, offset: offset instanceof mx.Array ? offset : null, freqs };
+}
+
+/**
+ * Rotary positional encoding of the first `dims` features of x, shape (B, *, T, D), with
+ * positions along axis −2 (mx.fast.rope). Features past `dims` pass unchanged. Angles are
+ * position × scale / base^(2i/dims), or position × scale / freqs[i].
+ */
+export function rope(x: Array, dims: number, opts: RopeOptions = {}): Array {
+  const { params, offset, freqs } = resolve(x, dims, opts);
+  const ins = [x, ...(offset ? [offset] : []), ...(freqs ? [freqs] : [])];
+  return Rope.apply(ins, params, [{ shape: x.shape, dtype: x.dtype }], streamOf(x, opts.stream))[0];
+}
+
+// ---------------------------------------------------------------- scaled frequencies
+
+/** A checkpoint's rope_scaling, in camelCase (Hugging Face's keys; `type` is its rope_type). */
+export type RopeScaling =
+  | { type: 'default' }
+  | { type: 'linear'; factor: number }
+  | { type: 'llama3'; factor: number; lowFreqFactor?: number; highFreqFactor?: number; originalMaxPositionEmbeddings?: number }
+  | { type: 'dynamic'; factor: number; maxPositionEmbeddings: number; seqLen: number }
+  | { type: 'yarn'; factor: number; originalMaxPositionEmbeddings?: number; betaFast?: number; betaSlow?: number; mscale?: number; mscaleAllDim?: number };
+
+/** base^(2i/dims) for i < dims/2, in float64. */
+const plain = (dims: number, base: number) => Float64Array.from({ length: dims / 2 }, (_, i) => base ** ((2 * i) / dims));
+
+/**
+ * Frequencies (dims/2,) float32 for `rope(x, dims, { freqs })`: θ_i = position / freqs[i].
+ * The variants follow MLX-LM (llama3, yarn) and Hugging Face (linear, dynamic NTK): linear
+ * stretches every wavelength by `factor`; llama3 stretches long wavelengths only, with a
+ * smooth band between; dynamic raises the base once `seqLen` passes maxPositionEmbeddings;
+ * yarn blends stretched and original frequencies by wavelength (pair it with
+ * ropeAttentionFactor, which scales the rotated features).
+ */
+export function ropeFrequencies(dims: number, base = 10000, scaling: RopeScaling | null = null): Array {
+  if (!Number.isInteger(dims) || dims <= 0 || dims % 2 !== 0) throw new Error(`[ropeFrequencies] dims must be a positive even number, got ${dims}`);
+  const s = scaling ?? { type: 'default' };
+  const needFactor = s.type !== 'default';
+  if (needFactor && !((s as { factor: number }).factor > 0)) throw new Error(`[ropeFrequencies] ${s.type} scaling needs a positive factor, got ${(s as { factor: number }).factor}`);
+  let f: Float64Array;
+  switch (s.type) {
+    case 'default': f = plain(dims, base); break;
+    case 'linear': f = plain(dims, base).map((v) => v * s.factor); break;
+    case 'llama3': {
+      const low = s.lowFreqFactor ?? 1, high = s.highFreqFactor ?? 4, old = s.originalMaxPositionEmbeddings ?? 8192;
+      const lowWavelen = old / low, highWavelen = old / high;
+      f = plain(dims, base).map((v) => {
+        const wavelen = 2 * Math.PI * v;
+        if (wavelen > lowWavelen) return v * s.factor;
+        if (wavelen > highWavelen && wavelen < lowWavelen) {
+          const smooth = (old / wavelen - low) / (high - low);
+          return v / ((1 - smooth) / s.factor + smooth);
+        }
+        return v;
+      });
+      break;
+    }
+    case 'dynamic': {
+      const b = s.seqLen > s.maxPositionEmbeddings
+        ? base * ((s.factor * s.seqLen) / s.maxPositionEmbeddings - (s.factor - 1)) ** (dims / (dims - 2))
+        : base;
+      f = plain(dims, b);
+      break;
+    }
+    case 'yarn': {
+      const old = s.originalMaxPositionEmbeddings ?? 4096, betaFast = s.betaFast ?? 32, betaSlow = s.betaSlow ?? 1;
+      const correction = (rotations: number) => (dims * Math.log(old / (rotations * 2 * Math.PI))) / (2 * Math.log(base));
+      const lo = Math.max(Math.floor(correction(betaFast)), 0);
+      let hi = Math.min(Math.ceil(correction(betaSlow)), dims - 1);
+      if (lo === hi) hi += 0.001;
+      f = plain(dims, base).map((extra, i) => {
+        const inter = s.factor * extra;
+        const mask = 1 - Math.min(1, Math.max(0, (i - lo) / (hi - lo)));
+        return (inter * extra) / (inter * mask + extra * (1 - mask));
+      });
+      break;
+    }
+    default: throw new Error(`[ropeFrequencies] unknown scaling type '${(s as { type: string }).type}' (expected default, linear, llama3, dynamic or yarn)`);
+  }
+  return mx.array(Float32Array.from(f));
+}
+
+/**
+ * The factor yarn scales the rotated features by (MLX-LM's mscale, Hugging Face's
+ * attention_factor): 1 for the other variants. Multiply x[..., :dims] by it before rope.
+ */
+export function ropeAttentionFactor(scaling: RopeScaling | null): number {
+  if (!scaling || scaling.type !== 'yarn') return 1;
+  const m = (scale: number, mscale: number) => (scale <= 1 ? 1 : 0.1 * mscale * Math.log(scale) + 1);
+  return m(scaling.factor, scaling.mscale ?? 1) / m(scaling.factor, scaling.mscaleAllDim ?? 0);
+}
