@@ -4,6 +4,7 @@
 // The rotation is linear in x, so its gradient is the inverse rotation: the same primitive.
 import * as mx from '../core/index.js';
 import type { Array, StreamOrDevice } from '../core/index.js';
+import { rotate } from './rotate.js';
 import { defineFast, streamOf, checkFloat, fmt, type FastPrimitive } from './primitive.js';
 
 export interface RopeOptions {
@@ -65,23 +66,9 @@ function angles(x: Array, p: RopeParams, offset: Array | null, freqs: Array | nu
 }
 
 function ropeRef(x: Array, p: RopeParams, offset: Array | null, freqs: Array | null): Array {
-  const D = x.shape[x.ndim - 1], half = p.dims / 2;
   const theta = angles(x, p, offset, freqs);
   const cos = mx.cos(theta), sin = p.inverse ? mx.negative(mx.sin(theta)) : mx.sin(theta);
-  const [rot, rest] = p.dims < D ? mx.split(x, [p.dims], -1) : [x, null];
-  const xr = mx.astype(rot, theta.dtype);
-  let out: Array;
-  if (p.traditional) {
-    const [x1, x2] = mx.split(mx.reshape(xr, [...xr.shape.slice(0, -1), half, 2]), 2, -1).map((a) => mx.squeeze(a, -1));
-    const r1 = mx.subtract(mx.multiply(x1, cos), mx.multiply(x2, sin));
-    const r2 = mx.add(mx.multiply(x1, sin), mx.multiply(x2, cos));
-    out = mx.reshape(mx.stack([r1, r2], -1), xr.shape);
-  } else {
-    const [x1, x2] = mx.split(xr, 2, -1);
-    out = mx.concatenate([mx.subtract(mx.multiply(x1, cos), mx.multiply(x2, sin)), mx.add(mx.multiply(x1, sin), mx.multiply(x2, cos))], -1);
-  }
-  out = mx.astype(out, x.dtype);
-  return rest ? mx.concatenate([out, rest], -1) : out;
+  return rotate(x, cos, sin, p.dims, p.traditional, theta.dtype);
 }
 
 /** fast.rope from basic ops: angles and the rotation in float32 (float64 for float64 inputs). */

@@ -5,6 +5,7 @@
 // length); the rotation itself is the reference computation from basic ops.
 import * as mx from '../core/index.js';
 import type { Array } from '../core/index.js';
+import { rotate } from '../fast/rotate.js';
 
 export type RopeType = 'default' | 'linear' | 'dynamic' | 'llama3' | 'yarn' | 'longrope';
 const ROPE_TYPES: readonly RopeType[] = ['default', 'linear', 'dynamic', 'llama3', 'yarn', 'longrope'];
@@ -198,22 +199,7 @@ export class Rope {
       throw new Error(`[Rope] expected (B, heads, L=${positions.length}, headDim), got shape (${x.shape.join(',')})`);
     let [cos, sin] = this.table(positions);
     if (cos.ndim === 2) { cos = mx.reshape(cos, [1, 1, ...cos.shape]); sin = mx.reshape(sin, [1, 1, ...sin.shape]); }
-    const D = x.shape[3];
-    const [rot, rest] = this.dims < D ? mx.split(x, [this.dims], -1) : [x, null];
-    const xr = x.dtype.name === 'float64' ? rot : mx.astype(rot, 'float32');
-    let out: Array;
-    if (this.traditional) {
-      const pairs = mx.reshape(xr, [...xr.shape.slice(0, -1), this.dims / 2, 2]);
-      const [x1, x2] = mx.split(pairs, 2, -1).map((p) => mx.squeeze(p, -1));
-      const r1 = mx.subtract(mx.multiply(x1, cos), mx.multiply(x2, sin));
-      const r2 = mx.add(mx.multiply(x2, cos), mx.multiply(x1, sin));
-      out = mx.reshape(mx.stack([r1, r2], -1), xr.shape);
-    } else {
-      const [x1, x2] = mx.split(xr, 2, -1);
-      out = mx.concatenate([mx.subtract(mx.multiply(x1, cos), mx.multiply(x2, sin)), mx.add(mx.multiply(x2, cos), mx.multiply(x1, sin))], -1);
-    }
-    out = mx.astype(out, x.dtype);
-    return rest ? mx.concatenate([out, rest], -1) : out;
+    return rotate(x, cos, sin, this.dims, this.traditional, x.dtype.name === 'float64' ? 'float64' : 'float32');
   }
 }
 

@@ -2,6 +2,7 @@
 import * as mx from '../../core/index.js';
 import type { Array, DTypeLike } from '../../core/index.js';
 import { Module } from '../module.js';
+import { rotate } from '../../fast/rotate.js';
 
 export interface RopeOptions {
   /** Rotate consecutive pairs (x0, x1), (x2, x3)... instead of (x_i, x_{i+dims/2}). Default false. */
@@ -39,20 +40,7 @@ export function rope(x: Array, dims: number, { traditional = false, base = 10000
   const positions = mx.multiply(mx.add(mx.arange(0, L, 1, ct), typeof offset === 'number' ? offset : mx.astype(offset, ct)), scale);
   const theta = mx.multiply(mx.expandDims(positions, -1), invFreqs); // (L, half)
   const cos = mx.cos(theta), sin = mx.sin(theta);
-  const [rot, rest] = dims < D ? mx.split(x, [dims], -1) : [x, null];
-  const xr = mx.astype(rot, ct);
-  let out: Array;
-  if (traditional) {
-    const [x1, x2] = mx.split(mx.reshape(xr, [...xr.shape.slice(0, -1), half, 2]), 2, -1).map((p) => mx.squeeze(p, -1));
-    const r1 = mx.subtract(mx.multiply(x1, cos), mx.multiply(x2, sin));
-    const r2 = mx.add(mx.multiply(x1, sin), mx.multiply(x2, cos));
-    out = mx.reshape(mx.stack([r1, r2], -1), xr.shape);
-  } else {
-    const [x1, x2] = mx.split(xr, 2, -1);
-    out = mx.concatenate([mx.subtract(mx.multiply(x1, cos), mx.multiply(x2, sin)), mx.add(mx.multiply(x1, sin), mx.multiply(x2, cos))], -1);
-  }
-  out = mx.astype(out, x.dtype);
-  return rest ? mx.concatenate([out, rest], -1) : out;
+  return rotate(x, cos, sin, dims, traditional, ct);
 }
 
 /**
