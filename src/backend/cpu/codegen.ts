@@ -131,7 +131,7 @@ export function runElementwise(expr: string, ins: { data: TypedArray; shape: rea
   else (kernel.fn as ElementwiseFn)(out, data, shape, strides);
 }
 
-function isContiguous(strides: number[], shape: number[]): boolean {
+export function isContiguous(strides: number[], shape: number[]): boolean {
   let s = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
     if (shape[d] !== 1 && strides[d] !== s) return false;

@@ -6,7 +6,7 @@
 import { DType, TypedArray, dtypes } from '../../../core/dtype.js';
 import type { FusedOp, FusedParams } from '../../../core/transforms/fused.js';
 import { CpuKernel, registerCpuKernels, allocUninit } from '../backend.js';
-import { loadExpr, storeExpr, broadcastStrides, collapse, compileBody, kernelScope } from '../codegen.js';
+import { loadExpr, storeExpr, broadcastStrides, collapse, compileBody, kernelScope, isContiguous } from '../codegen.js';
 import { threads, SharedKernel } from '../pool.js';
 import { unaryExprs, binaryExprs, castExpr } from './elementwise.js';
 
@@ -112,15 +112,6 @@ function loopFor(p: FusedParams, inDtypes: DType[], modes: Mode[]): SharedKernel
     perLayout.set(layout, fn);
   }
   return fn;
-}
-
-function isContiguous(strides: number[], shape: number[]): boolean {
-  let s = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] !== 1 && strides[d] !== s) return false;
-    s *= shape[d];
-  }
-  return true;
 }
 
 const fused: CpuKernel = (ins, outs, params: FusedParams) => {
