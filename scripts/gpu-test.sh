@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU test run (npm run test:gpu): the CUDA tests, then with the GPU as the default
-# device the golden suite, the live differential test and the transform rule tests (in
-# float32, tolerances in src/backend/cuda/README.md). Without a usable GPU the CUDA tests
+# device the golden suite, the live differential test and the transform tests (rule table,
+# grad/vjp/jvp, vmap, customFunction/checkpoint, compile; in float32, tolerances in
+# src/backend/cuda/README.md). Without a usable GPU the CUDA tests
 # skip and this says why.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,7 @@ if [ -n "$why" ]; then
   echo "# skipped: the golden suite on the GPU (no usable GPU: $why)"
 else
   LATHE_DEFAULT_DEVICE=gpu node scripts/run-tests.mjs test/goldens.test.ts test/differential.test.ts \
-    test/transforms/rules.test.ts test/transforms/compile.test.ts || status=1
-  # These build float64 arrays by hand (no dtype switch): they run on the CPU only.
-  echo "# skipped on the GPU: 3 files that build float64 arrays explicitly: test/transforms/{grad,vmap,custom}.test.ts"
+    test/transforms/rules.test.ts test/transforms/compile.test.ts \
+    test/transforms/grad.test.ts test/transforms/vmap.test.ts test/transforms/custom.test.ts || status=1
 fi
 exit $status

@@ -3,6 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skip, rand, mx } from './util.js';
+import * as nn from '../../src/nn/index.js';
+import * as optim from '../../src/optimizers/index.js';
 
 describe('cuda: memory', { skip }, () => {
   test('10,000 steps of elementwise, matmul and reduction inside tidy keep device memory flat', () => {
@@ -26,6 +28,30 @@ describe('cuda: memory', { skip }, () => {
     }
     assert.ok(Number.isFinite(mx.sum(x).item() as number));
     x.dispose(); w.dispose();
+  });
+
+  test('10,000 training steps (MLP forward, backward, AdamW update) keep device memory flat with no frees', () => {
+    mx.random.seed(7);
+    const model = new nn.Sequential(new nn.Linear(16, 64), new nn.GELU(), new nn.Linear(64, 1));
+    const x = mx.array(rand(64 * 16, 94), mx.float32, { stream: mx.gpu }).reshape([64, 16]);
+    const y = mx.sum(mx.sin(x), 1, true);
+    mx.eval(model.parameters(), x, y);
+    const lossAndGrad = nn.valueAndGrad(model, (a: mx.Array, b: mx.Array) => nn.losses.mseLoss(model.forward(a) as mx.Array, b));
+    const opt = new optim.AdamW(1e-3);
+    let base = -1, first = 0, last = 0;
+    for (let i = 0; i < 10_000; i++) {
+      // tidy frees the step's temporaries; the optimizer frees the parameters and state it replaced.
+      last = mx.tidy(() => {
+        const [loss, grads] = lossAndGrad(x, y);
+        opt.update(model, grads);
+        mx.eval(loss, model.parameters(), opt.state);
+        return loss.item() as number;
+      });
+      if (i === 0) first = last;
+      if (i === 5) base = mx.getActiveMemory();
+      else if (i > 5 && i % 100 === 0) assert.equal(mx.getActiveMemory(), base, `step ${i}: active memory grew`);
+    }
+    assert.ok(last < first * 0.5, `trains: ${first} -> ${last}`);
   });
 
   test('memory queries report device memory; clearCache releases cached blocks', () => {
