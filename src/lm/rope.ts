@@ -6,6 +6,7 @@
 import * as mx from '../core/index.js';
 import type { Array } from '../core/index.js';
 import { rotate } from '../fast/rotate.js';
+import { rope } from '../fast/rope.js';
 
 export type RopeType = 'default' | 'linear' | 'dynamic' | 'llama3' | 'yarn' | 'longrope';
 const ROPE_TYPES: readonly RopeType[] = ['default', 'linear', 'dynamic', 'llama3', 'yarn', 'longrope'];
@@ -72,6 +73,8 @@ export function ropeSettings(config: Json, layerType: string | null = null, wher
 export class Positions {
   /** Rotary (cos, sin) tables made for this call, keyed by schedule. */
   readonly tables = new Map<string, [Array, Array]>();
+  /** fast.rope's frequencies made for this call, keyed by schedule. */
+  readonly periods = new Map<string, Array>();
 
   constructor(readonly offset: number, readonly length: number, readonly leftPadding: readonly number[] | null = null) {}
 
@@ -79,6 +82,13 @@ export class Positions {
   get seqLen(): number {
     return this.offset + this.length - (this.leftPadding ? Math.min(...this.leftPadding) : 0);
   }
+
+  /** The first token's position: a number, or per batch row (B,) int32 with left padding. */
+  starts(): number | Array {
+    if (!this.leftPadding) return this.offset;
+    return this.startsArray ??= mx.array(Int32Array.from(this.leftPadding, (p) => this.offset - p));
+  }
+  private startsArray: Array | undefined;
 
   /** Positions as float32: (L,) without padding, (B, 1, L) with it. */
   values(): Array {
@@ -193,13 +203,28 @@ export class Rope {
     return t;
   }
 
-  /** Rotates x (B, heads, L, headDim) by its positions. Computed in float32 (float64 stays float64). */
+  /**
+   * Rotates x (B, heads, L, headDim) by its positions: fast.rope with this schedule's
+   * frequencies (per-row starts for left-padded batches). Schedules that also scale cos and
+   * sin (yarn, longrope) rotate through the reference tables. Computed in float32 (float64
+   * stays float64).
+   */
   forward(x: Array, positions: Positions): Array {
     if (x.ndim !== 4 || x.shape[2] !== positions.length)
       throw new Error(`[Rope] expected (B, heads, L=${positions.length}, headDim), got shape (${x.shape.join(',')})`);
+    const { invFreq, scale } = this.frequencies(positions.seqLen);
+    if (scale === 1) return rope(x, this.dims, { traditional: this.traditional, freqs: this.periods(positions, invFreq), offset: positions.starts() });
     let [cos, sin] = this.table(positions);
     if (cos.ndim === 2) { cos = mx.reshape(cos, [1, 1, ...cos.shape]); sin = mx.reshape(sin, [1, 1, ...sin.shape]); }
     return rotate(x, cos, sin, this.dims, this.traditional, x.dtype.name === 'float64' ? 'float64' : 'float32');
+  }
+
+  /** 1 / invFreq as float32 (fast.rope's `freqs`), made once per Positions. */
+  private periods(positions: Positions, invFreq: Float64Array): Array {
+    const key = invFreq.join(',');
+    let p = positions.periods.get(key);
+    if (!p) positions.periods.set(key, (p = mx.array(Float32Array.from(invFreq, (f) => 1 / f))));
+    return p;
   }
 }
 

@@ -6,6 +6,7 @@ import type { Array } from '../../core/index.js';
 import { Module, Embedding, Linear, RMSNorm } from '../../nn/index.js';
 import { KVCache, QuantizedKVCache, RotatingKVCache, createAttentionMask, type CacheOptions, type QuantizedArrays } from '../cache.js';
 import { Positions, ropeSettings } from '../rope.js';
+import { scaledDotProductAttention as fastAttention } from '../../fast/attention.js';
 
 export type ModelConfig = Record<string, unknown>;
 export type Weights = Record<string, Array>;
@@ -136,21 +137,12 @@ export function softcap(x: Array, cap: number | null): Array {
 }
 
 /**
- * softmax(q kᵀ · scale [soft-capped] + mask) v for q (B, Hq, L, D), k and v (B, Hk, S, D):
- * grouped-query attention by viewing q as (B, Hk, Hq/Hk · L, D), so each key head serves its
- * query heads without repeating keys. Softmax in float32 for half-precision scores.
+ * softmax(q kᵀ · scale [soft-capped] + mask) v for q (B, Hq, L, D), k and v (B, Hk, S, D),
+ * grouped-query without repeating keys: fast.scaledDotProductAttention (flash attention where
+ * the backend has the kernel; the work in float32).
  */
 export function scaledDotProductAttention(q: Array, k: Array, v: Array, scale: number, mask: Array | null, cap: number | null = null): Array {
-  const [B, Hq, L, D] = q.shape, Hk = k.shape[1], S = k.shape[2];
-  const rep = Hq / Hk;
-  const qg = rep > 1 ? mx.reshape(q, [B, Hk, rep * L, D]) : q;
-  let scores = mx.multiply(mx.matmul(qg, mx.swapaxes(k, -1, -2)), scale);
-  if (rep > 1) scores = mx.reshape(scores, [B, Hq, L, S]);
-  scores = applyMask(softcap(scores, cap), mask);
-  let probs = mx.softmax(scores, -1, true);
-  if (rep > 1) probs = mx.reshape(probs, [B, Hk, rep * L, S]);
-  const out = mx.matmul(probs, v);
-  return rep > 1 ? mx.reshape(out, [B, Hq, L, v.shape[3]]) : out;
+  return fastAttention(q, k, v, { scale, mask, softcap: cap });
 }
 
 /** The same attention over keys and values stored quantized (MLX-LM's quantized_scaled_dot_product_attention). */

@@ -4,8 +4,9 @@
 // alternate layers, final logits soft-capped. The output projection is tied to the embeddings.
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
-import { Module, Linear, gelu, geluApprox, silu } from '../../nn/index.js';
-import { rmsNorm } from '../../nn/layers/normalization.js';
+import { Module, Linear } from '../../nn/index.js';
+import { geglu, swiglu } from '../../fast/glu.js';
+import { rmsNorm } from '../../fast/norm.js';
 import { KVCache } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import {
@@ -55,15 +56,15 @@ export class GemmaRMSNorm extends Module {
   }
 
   override forward(x: Array): Array {
-    const y = rmsNorm(mx.astype(x, 'float32'), null, this.eps);
-    return mx.astype(mx.multiply(y, mx.add(mx.astype(this.weight, 'float32'), 1)), x.dtype);
+    return mx.astype(rmsNorm(mx.astype(x, 'float32'), mx.add(mx.astype(this.weight, 'float32'), 1), this.eps), x.dtype);
   }
 }
 
-function activation(name: string): (x: Array) => Array {
-  if (['gelu_pytorch_tanh', 'gelu_new', 'gelu_fast', 'gelu_python_tanh'].includes(name)) return geluApprox;
-  if (name === 'gelu') return gelu;
-  if (name === 'silu' || name === 'swish') return silu;
+/** act(gate) · up for the configured activation, as one fused op. */
+function gatedActivation(name: string): (gate: Array, up: Array) => Array {
+  if (['gelu_pytorch_tanh', 'gelu_new', 'gelu_fast', 'gelu_python_tanh'].includes(name)) return (g, u) => geglu(g, u, { approximate: 'tanh' });
+  if (name === 'gelu') return (g, u) => geglu(g, u);
+  if (name === 'silu' || name === 'swish') return (g, u) => swiglu(g, u);
   throw new Error(`[loadModel] hidden_activation '${name}' is not supported (gelu_pytorch_tanh, gelu, silu)`);
 }
 
@@ -71,18 +72,18 @@ export class MLP extends Module {
   gate_proj: Linear;
   down_proj: Linear;
   up_proj: Linear;
-  readonly act: (x: Array) => Array;
+  readonly act: (gate: Array, up: Array) => Array;
 
   constructor(dim: number, hidden: number, act: string) {
     super();
     this.gate_proj = new Linear(dim, hidden, false);
     this.down_proj = new Linear(hidden, dim, false);
     this.up_proj = new Linear(dim, hidden, false);
-    this.act = activation(act);
+    this.act = gatedActivation(act);
   }
 
   override forward(x: Array): Array {
-    return this.down_proj.forward(mx.multiply(this.act(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+    return this.down_proj.forward(this.act(this.gate_proj.forward(x), this.up_proj.forward(x)));
   }
 }
 

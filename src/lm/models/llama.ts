@@ -2,7 +2,8 @@
 // models/llama.py. Attribute names are the Hugging Face checkpoint keys.
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
-import { Module, Linear, RMSNorm, silu } from '../../nn/index.js';
+import { Module, Linear, RMSNorm } from '../../nn/index.js';
+import { swiglu } from '../../fast/glu.js';
 import { KVCache } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import {
@@ -79,7 +80,7 @@ export class MLP extends Module {
   }
 
   override forward(x: Array): Array {
-    return this.down_proj.forward(mx.multiply(silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+    return this.down_proj.forward(swiglu(this.gate_proj.forward(x), this.up_proj.forward(x)));
   }
 }
 

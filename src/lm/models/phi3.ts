@@ -3,7 +3,8 @@
 // sequence passes original_max_position_embeddings.
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
-import { Module, Linear, RMSNorm, silu } from '../../nn/index.js';
+import { Module, Linear, RMSNorm } from '../../nn/index.js';
+import { swiglu } from '../../fast/glu.js';
 import { KVCache } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import {
@@ -71,7 +72,7 @@ export class MLP extends Module {
 
   override forward(x: Array): Array {
     const [gate, up] = mx.split(this.gate_up_proj.forward(x), 2, -1);
-    return this.down_proj.forward(mx.multiply(silu(gate), up));
+    return this.down_proj.forward(swiglu(gate, up));
   }
 }
 

@@ -7,7 +7,8 @@
 //    pairs by expert, run each used expert once on its rows, and put the rows back in order.
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
-import { Module, silu } from '../../nn/index.js';
+import { Module } from '../../nn/index.js';
+import { swiglu } from '../../fast/glu.js';
 import type { Weights } from './base.js';
 
 /** A Linear per expert: weight (numExperts, outputDims, inputDims), optional bias (numExperts, outputDims). */
@@ -98,7 +99,7 @@ export class SwitchGLU extends Module {
     let out: Array;
     if (this.mode === 'gather' || (this.mode === 'auto' && N <= E)) {
       const xr = mx.reshape(mx.broadcastTo(mx.expandDims(xf, 1), [T, k, D]), [N, 1, D]);
-      const h = mx.multiply(silu(this.gate_proj.gathered(xr, idx)), this.up_proj.gathered(xr, idx));
+      const h = swiglu(this.gate_proj.gathered(xr, idx), this.up_proj.gathered(xr, idx));
       out = mx.reshape(this.down_proj.gathered(h, idx), [N, -1]);
     } else {
       const chosen = Int32Array.from(idx.dataSync() as ArrayLike<number>);
@@ -108,7 +109,7 @@ export class SwitchGLU extends Module {
       rowsOf.forEach((rows, e) => {
         if (!rows.length) return;
         const xe = mx.take(xf, mx.array(Int32Array.from(rows, (n) => Math.floor(n / k))), 0);
-        const h = mx.multiply(silu(this.gate_proj.expert(xe, e)), this.up_proj.expert(xe, e));
+        const h = swiglu(this.gate_proj.expert(xe, e), this.up_proj.expert(xe, e));
         parts.push(this.down_proj.expert(h, e));
         order.push(...rows);
       });

@@ -3,6 +3,7 @@ import * as mx from '../../core/index.js';
 import type { Array, DTypeLike } from '../../core/index.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
+import { scaledDotProductAttention as fastAttention } from '../../fast/attention.js';
 
 /**
  * An attention mask: an additive array (0 where attended, large negative where not), a bool
@@ -12,34 +13,11 @@ export type AttentionMask = Array | 'causal' | null;
 
 /**
  * softmax(q kᵀ · scale + mask) v for q (B, Hq, L, D), k (B, Hk, S, D), v (B, Hk, S, Dv);
- * Hq a multiple of Hk (grouped-query attention). The reference computation of MLX's
- * fast.scaledDotProductAttention; 'causal' aligns the last query with the last key.
+ * Hq a multiple of Hk (grouped-query attention); 'causal' aligns the last query with the last
+ * key. fast.scaledDotProductAttention: flash attention where the backend has the kernel.
  */
 export function scaledDotProductAttention(q: Array, k: Array, v: Array, scale: number, mask: AttentionMask = null): Array {
-  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4)
-    throw new Error(`[scaledDotProductAttention] expected 4-d queries, keys and values (B, heads, L, D), got shapes (${q.shape.join(',')}), (${k.shape.join(',')}), (${v.shape.join(',')})`);
-  const [B, Hq, L, D] = q.shape, Hk = k.shape[1], S = k.shape[2];
-  if (Hq % Hk !== 0) throw new Error(`[scaledDotProductAttention] the query heads (${Hq}) must be a multiple of the key/value heads (${Hk})`);
-  const rep = Hq / Hk;
-  // Grouped heads: view q as (B, Hk, rep*L, D) so each key head serves its `rep` query heads.
-  let qs = mx.multiply(q, scale);
-  if (rep > 1) qs = mx.reshape(qs, [B, Hk, rep * L, D]);
-  let scores = mx.matmul(qs, mx.swapaxes(k, -1, -2));
-  if (rep > 1) scores = mx.reshape(scores, [B, Hq, L, S]);
-  if (mask === 'causal') {
-    const qi = mx.add(mx.arange(L), S - L), ki = mx.arange(S);
-    mask = mx.greaterEqual(mx.expandDims(qi, 1), mx.expandDims(ki, 0));
-  }
-  if (mask) {
-    scores = mask.dtype.name === 'bool'
-      ? mx.where(mask, scores, -mx.finfoMax(scores.dtype)) // a weak scalar keeps scores.dtype
-      : mx.add(scores, mx.astype(mask, scores.dtype));
-  }
-  let probs = mx.softmax(scores, -1, true);
-  if (rep > 1) probs = mx.reshape(probs, [B, Hk, rep * L, S]);
-  let out = mx.matmul(probs, v);
-  if (rep > 1) out = mx.reshape(out, [B, Hq, L, v.shape[3]]);
-  return out;
+  return fastAttention(q, k, v, { scale, mask });
 }
 
 /**

@@ -3,6 +3,7 @@
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
 import { Module } from '../module.js';
+import * as fast from '../../fast/norm.js';
 
 const isHalf = (x: Array) => x.dtype.isFloat && x.dtype.size === 2;
 /** The dtype statistics are computed in: float32 for halves and integers, else the input's. */
@@ -20,21 +21,14 @@ function checkFeatures(where: string, x: Array, dims: number): void {
     throw new Error(`[${where}] expected an input whose last axis has ${dims} features, got shape (${x.shape.join(',')})`);
 }
 
-/** The reference for fast.layerNorm: standardize the last axis, then scale and shift. */
+/** Standardizes the last axis, then scales and shifts: fast.layerNorm (a fused kernel where the backend has one). */
 export function layerNorm(x: Array, weight: Array | null, bias: Array | null, eps: number): Array {
-  const outType = mx.resultType(x, ...(weight ? [weight] : []), ...(bias ? [bias] : []));
-  let y = mx.astype(standardize(statsInput(x), [-1], eps), outType);
-  if (weight) y = mx.multiply(y, weight);
-  if (bias) y = mx.add(y, bias);
-  return y;
+  return fast.layerNorm(x, weight, bias, eps);
 }
 
-/** The reference for fast.rmsNorm: x / sqrt(mean(x²) + eps) over the last axis, times weight. */
+/** x / sqrt(mean(x²) + eps) over the last axis, times weight: fast.rmsNorm. */
 export function rmsNorm(x: Array, weight: Array | null, eps: number): Array {
-  const outType = weight ? mx.resultType(x, weight) : x.dtype;
-  const xs = statsInput(x);
-  const y = mx.astype(mx.multiply(xs, mx.rsqrt(mx.add(mx.mean(mx.square(xs), -1, true), eps))), outType);
-  return weight ? mx.multiply(weight, y) : y;
+  return fast.rmsNorm(x, weight, eps);
 }
 
 /** Layer normalization over the last axis, with a learned scale (`weight`) and shift (`bias`). */

@@ -2,7 +2,7 @@
 import * as mx from '../../core/index.js';
 import type { Array, DTypeLike } from '../../core/index.js';
 import { Module } from '../module.js';
-import { rotate } from '../../fast/rotate.js';
+import { rope as fastRope } from '../../fast/rope.js';
 
 export interface RopeOptions {
   /** Rotate consecutive pairs (x0, x1), (x2, x3)... instead of (x_i, x_{i+dims/2}). Default false. */
@@ -19,28 +19,11 @@ export interface RopeOptions {
 
 /**
  * Rotary positional encoding of the first `dims` features of x (shape (..., L, D)), the
- * positions running along axis -2. The reference computation of MLX's fast.rope; angles and
- * the rotation are computed in float32 (float64 for float64 inputs).
+ * positions running along axis -2: fast.rope (angles and the rotation in float32, float64
+ * for float64 inputs).
  */
 export function rope(x: Array, dims: number, { traditional = false, base = 10000, scale = 1, offset = 0, freqs = null }: RopeOptions = {}): Array {
-  const D = x.shape[x.ndim - 1];
-  if (x.ndim < 2) throw new Error(`[rope] expected an input of shape (..., L, D), got shape (${x.shape.join(',')})`);
-  if (!Number.isInteger(dims) || dims <= 0 || dims % 2 !== 0 || dims > D)
-    throw new Error(`[rope] dims must be a positive even number no larger than the last axis (${D}), got ${dims}`);
-  const half = dims / 2;
-  const L = x.shape[x.ndim - 2];
-  const ct = x.dtype.name === 'float64' ? 'float64' : 'float32';
-  let invFreqs: Array;
-  if (freqs) {
-    if (freqs.ndim !== 1 || freqs.shape[0] !== half) throw new Error(`[rope] freqs must have shape (${half},), got (${freqs.shape.join(',')})`);
-    invFreqs = mx.reciprocal(mx.astype(freqs, ct));
-  } else {
-    invFreqs = mx.exp(mx.multiply(mx.arange(0, half, 1, ct), -Math.log(base) / half));
-  }
-  const positions = mx.multiply(mx.add(mx.arange(0, L, 1, ct), typeof offset === 'number' ? offset : mx.astype(offset, ct)), scale);
-  const theta = mx.multiply(mx.expandDims(positions, -1), invFreqs); // (L, half)
-  const cos = mx.cos(theta), sin = mx.sin(theta);
-  return rotate(x, cos, sin, dims, traditional, ct);
+  return fastRope(x, dims, { traditional, base: freqs ? null : base, scale, offset, freqs });
 }
 
 /**
