@@ -1,7 +1,7 @@
 // Memory queries and scopes. Numbers are for the default device's backend (MLX reports the
 // GPU's when there is one).
 import { backendFor, allBackends } from './backend.js';
-import { defaultDevice } from './device.js';
+import { defaultDevice, Device, Stream } from './device.js';
 import { Array } from './array.js';
 import { enterScope, exitScope } from './scope.js';
 import { evalArrays, isKeepingGraph } from './eval.js';
@@ -17,6 +17,8 @@ export const clearCache = (): void => { for (const b of allBackends()) b.clearCa
 /** Sets the limit in bytes past which allocation fails; returns the previous one. */
 export const setMemoryLimit = (bytes: number): number => current().setMemoryLimit(bytes);
 export const setCacheLimit = (bytes: number): number => current().setCacheLimit(bytes);
+/** Waits until the work queued on `s` (a stream or device; default: the default device) is done, as mx.synchronize. */
+export const synchronize = (s?: Stream | Device): void => backendFor(s instanceof Stream ? s.device : s ?? defaultDevice()).synchronize();
 
 /**
  * Runs fn, evaluates what it returns, and disposes every other array created inside.

@@ -1,0 +1,128 @@
+// The [lm] benchmark: lathe/lm beside Hugging Face transformers on the same card, in one run
+// (bench/gpu/lm.sh runs this, then lm_hf.py). Random bf16 weights at the real shapes of
+// ../shared/BENCHMARKS.md: shapes decide the cost.
+//   node --import tsx bench/gpu/lm.ts [--only prefill,decode1,decode32,q4,qwen3] [--tokens N] > lathe.json
+// Prints one JSON line: tok/s per workload, peak memory, the measured copy bandwidth and the
+// bandwidth bound of batch-1 decode (every weight read once per token).
+import * as mx from '../../src/index.js';
+import * as nn from '../../src/nn/index.js';
+import { getArchitecture } from '../../src/lm/models/registry.js';
+import type { LanguageModel } from '../../src/lm/models/base.js';
+import { streamGenerate, batchGenerate } from '../../src/lm/index.js';
+import { treeFlatten } from '../../src/utils/index.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, fallback: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
+const only = new Set(opt('--only', 'prefill,decode1,decode32,q4,qwen3').split(','));
+const GEN = Number(opt('--tokens', '128'));
+const smoke = args.includes('--smoke');
+const log = (s: string) => console.error(s);
+if (!smoke) mx.setDefaultDevice(mx.gpu);
+
+export const llama1b = {
+  model_type: 'llama', hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8,
+  head_dim: 64, intermediate_size: 8192, vocab_size: 128256, tie_word_embeddings: true, rms_norm_eps: 1e-5,
+  max_position_embeddings: 131072, rope_theta: 500000,
+  rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+};
+export const qwen3_4b = {
+  model_type: 'qwen3', hidden_size: 2560, num_hidden_layers: 36, num_attention_heads: 32, num_key_value_heads: 8,
+  head_dim: 128, intermediate_size: 9728, vocab_size: 151936, tie_word_embeddings: true, rms_norm_eps: 1e-6,
+  max_position_embeddings: 40960, rope_theta: 1000000,
+};
+const tiny = { ...llama1b, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, intermediate_size: 128, vocab_size: 512 };
+
+/** A model of `config` with random bf16 weights (N(0, 0.02), as transformers' init). */
+function randomModel(config: Record<string, unknown>): LanguageModel {
+  const model = getArchitecture(String(config.model_type)).fromConfig(config);
+  const leaves = treeFlatten<mx.Array>(model.parameters());
+  let k = 0;
+  const fresh = leaves.map(([name, p]) => {
+    const w = name.endsWith('norm.weight') ? mx.ones(p.shape, mx.bfloat16)
+      : mx.astype(mx.multiply(mx.random.normal(p.shape, mx.float32, null, null, mx.random.key(k++)), 0.02), mx.bfloat16);
+    mx.eval(w);
+    return [name, w] as const;
+  });
+  model.loadWeights(fresh, false);
+  mx.eval(model.parameters());
+  model.eval();
+  return model;
+}
+
+const weightBytes = (model: LanguageModel) => treeFlatten<mx.Array>(model.parameters()).reduce((s, [, p]) => s + p.nbytes, 0);
+const tokens = (B: number, L: number, seed: number) => mx.random.randint(0, 1000, [B, L], mx.int32, mx.random.key(seed));
+
+/** Device-to-device copy bandwidth (bytes read + written per second) over 1 GiB. */
+function copyBandwidth(): number {
+  const x = mx.astype(mx.random.uniform(0, 1, [1 << 28], mx.float32, mx.random.key(99)), mx.float32);
+  mx.eval(x);
+  const times: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const t = performance.now();
+    const y = mx.add(x, 0); // one read, one write
+    mx.eval(y); mx.synchronize();
+    if (i > 1) times.push(performance.now() - t);
+    y.dispose();
+  }
+  x.dispose();
+  return (2 * (1 << 30)) / (Math.min(...times) / 1e3);
+}
+
+async function decode(model: LanguageModel, B: number, gen: number): Promise<{ tps: number; peak: number }> {
+  mx.resetPeakMemory();
+  const prompt = (tokens(B, 32, 7).tolist() as number[][]);
+  if (B === 1) {
+    let n = 0, start = 0;
+    for await (const r of streamGenerate(model, null, prompt[0], { maxTokens: gen + 1 })) {
+      if (n++ === 0) start = performance.now(); // the first token ends the prefill
+      void r;
+    }
+    return { tps: (n - 1) / ((performance.now() - start) / 1e3), peak: mx.getPeakMemory() };
+  }
+  const r = await batchGenerate(model, null, prompt, { maxTokens: gen });
+  return { tps: r.stats.generationTps * 1, peak: mx.getPeakMemory() };
+}
+
+function prefill(model: LanguageModel, L: number): number {
+  const x = tokens(1, L, 3);
+  mx.eval(x);
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const cache = model.makeCache();
+    const t = performance.now();
+    const logits = model.forward(x, cache);
+    mx.eval(logits); mx.synchronize();
+    if (i > 0) times.push(performance.now() - t);
+    mx.dispose([logits, ...cache.flatMap((c) => c.state)]);
+  }
+  times.sort((a, b) => a - b);
+  return L / (times[times.length >> 1] / 1e3);
+}
+
+const out: Record<string, number | string> = {};
+const bw = smoke ? 1e9 : copyBandwidth();
+out.copyBandwidthGBs = bw / 1e9;
+{
+  const model = randomModel(smoke ? tiny : llama1b);
+  const bytes = weightBytes(model);
+  out.llamaWeightGB = bytes / 1e9;
+  // Batch-1 decode reads every weight once per token: the bound is bandwidth / bytes (copy rate counts read + write).
+  out.decodeBoundTps = (bw / 2) / bytes;
+  if (only.has('prefill')) { out.prefill2048 = prefill(model, smoke ? 64 : 2048); log(`prefill 2048: ${(out.prefill2048 as number).toFixed(0)} tok/s`); }
+  if (only.has('decode1')) { const r = await decode(model, 1, GEN); out.decode1 = r.tps; out.decode1PeakGB = r.peak / 1e9; log(`decode b=1: ${r.tps.toFixed(1)} tok/s`); }
+  if (only.has('decode32')) { const r = await decode(model, 32, GEN); out.decode32 = r.tps; log(`decode b=32: ${r.tps.toFixed(1)} tok/s`); }
+  if (only.has('q4')) {
+    nn.quantize(model, 64, 4);
+    mx.eval(model.parameters());
+    out.q4WeightGB = weightBytes(model) / 1e9;
+    const r = await decode(model, 1, GEN); out.decode1q4 = r.tps; log(`decode b=1 4-bit: ${r.tps.toFixed(1)} tok/s`);
+  }
+  mx.dispose(treeFlatten<mx.Array>(model.parameters()).map(([, p]) => p));
+  mx.clearCache();
+}
+if (only.has('qwen3') && !smoke) {
+  const model = randomModel(qwen3_4b);
+  out.qwenWeightGB = weightBytes(model) / 1e9;
+  const r = await decode(model, 1, GEN); out.qwenDecode1 = r.tps; log(`qwen3-4b decode b=1: ${r.tps.toFixed(1)} tok/s`);
+}
+console.log(JSON.stringify(out));
