@@ -199,3 +199,35 @@ test('svd rules agree with each other on full U and Vt of non-square matrices', 
     assert.ok(Math.abs(viaJvp - viaVjp) < 1e-9 * (1 + Math.abs(viaVjp)), `${shape}: ${viaJvp} vs ${viaVjp}`);
   }
 });
+
+test('matmul reads operands stored transposed in place (no copy), with the same values as a copied transpose', () => {
+  const w = mx.reshape(mx.arange(0, 12, 1, 'float32'), [4, 3]), x = mx.reshape(mx.arange(0, 6, 1, 'float32'), [2, 3]);
+  const folded = mx.matmul(x, mx.transpose(w));
+  const node = folded._node!;
+  assert.equal(node.prim.name, 'matmul');
+  assert.equal(node.inputs[1], w, 'the weight itself is the operand');
+  assert.deepEqual(node.params, { transposeB: true });
+  const wt = mx.transpose(w);
+  mx.eval(wt); // evaluated first: a dense copy, nothing to fold
+  assert.deepEqual(folded.tolist(), mx.matmul(x, wt).tolist());
+  for (const dtype of ['float32', 'float16', 'bfloat16', 'float64'] as const) {
+    const a = mx.astype(mx.reshape(mx.arange(0, 24, 1, 'float32'), [2, 4, 3]), dtype), b = mx.astype(mx.reshape(mx.arange(0, 15, 1, 'float32'), [5, 3]), dtype);
+    const bt = mx.transpose(b); mx.eval(bt);
+    const at = mx.swapaxes(a, -1, -2); mx.eval(at);
+    assert.deepEqual(mx.matmul(mx.swapaxes(mx.swapaxes(a, -1, -2), -1, -2), mx.transpose(b)).tolist(), mx.matmul(a, bt).tolist(), dtype);
+    assert.deepEqual(mx.matmul(mx.swapaxes(a, -1, -2), mx.ones([2, 4, 2], dtype)).tolist(), mx.matmul(at, mx.ones([2, 4, 2], dtype)).tolist(), `${dtype} a.T`);
+  }
+  // Integer products keep row-major operands.
+  const i = mx.matmul(mx.ones([2, 3], 'int32'), mx.transpose(mx.ones([4, 3], 'int32')));
+  assert.deepEqual(i._node!.params, {});
+});
+
+test('transposes that only move axes of size 1 are reshapes; a transpose of a transpose permutes once', () => {
+  const x = mx.zeros([2, 1, 3, 1]);
+  assert.equal(mx.transpose(x, [1, 0, 3, 2])._node!.prim.name, 'reshape');
+  const z = mx.zeros([2, 3, 4]);
+  assert.equal(mx.transpose(mx.transpose(z, [2, 0, 1]), [1, 2, 0]), z, 'the identity: the source itself');
+  const u = mx.transpose(mx.transpose(mx.reshape(mx.arange(24), [2, 3, 4]), [1, 0, 2]), [0, 2, 1]);
+  assert.deepEqual(u._node!.inputs[0].shape, [2, 3, 4]);
+  assert.deepEqual(u.tolist(), mx.transpose(mx.reshape(mx.arange(24), [2, 3, 4]), [1, 2, 0]).tolist());
+});

@@ -256,6 +256,10 @@ export const table: Record<string, Case[]> = {
     { fn: mx.matmul, inputs: [f64([3]), f64([3, 2])], label: 'vector-matrix' },
     { fn: mx.matmul, inputs: [f64([2, 3]), f64([3])], label: 'matrix-vector' },
     { fn: mx.matmul, inputs: [f64([2, 1, 2, 3]), f64([2, 3, 2])], label: 'broadcast batch' },
+    // Transposed operands are read in place (the transposeA/transposeB params), not copied.
+    { fn: (a, b) => mx.matmul(mx.swapaxes(a, -1, -2), mx.swapaxes(b, -1, -2)), inputs: [f64([3, 2]), f64([4, 3])], label: 'both stored transposed' },
+    { fn: (a, b) => mx.matmul(a, mx.swapaxes(b, -1, -2)), inputs: [f64([2, 2, 3]), f64([4, 3])], label: 'x @ w.T, batched x' },
+    { fn: (a, b) => mx.matmul(mx.swapaxes(a, -1, -2), b), inputs: [f64([2, 3, 2]), f64([2, 3, 4])], label: 'a.T @ b, batched' },
   ],
   conv: [
     { fn: (x, w) => mx.conv1d(x, w), inputs: [f64([1, 5, 2]), f64([3, 3, 2])] },

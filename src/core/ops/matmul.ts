@@ -13,17 +13,47 @@ import { add, multiply } from './binary.js';
 /** Swaps the last two axes (the matrix transpose of a batch). */
 export const mT = (x: Array): Array => swapaxes(x, -1, -2);
 
-/** Inputs: a (..., M, K) and b (..., K, N) of one dtype and rank >= 2; batch dims broadcast. */
-export const Matmul = definePrimitive<Record<string, never>>({
+/** Which operands are stored transposed: a as (..., K, M), b as (..., N, K). */
+export interface MatmulParams { transposeA?: boolean; transposeB?: boolean }
+
+/**
+ * Inputs: a (..., M, K) and b (..., K, N) of one dtype and rank >= 2, batch dims broadcast;
+ * either may be stored transposed (params), which GEMMs read in place (x @ w.T in a Linear
+ * layer reads w as it is, with no copy).
+ */
+export const Matmul = definePrimitive<MatmulParams>({
   name: 'matmul',
-  vjp: ([g], { inputs: [a, b] }) => [sumTo(matmul(g, mT(b)), a.shape), sumTo(matmul(mT(a), g), b.shape)],
-  jvp: ([ta, tb], { inputs: [a, b] }) => {
-    if (ta && tb) return [add(matmul(ta, b), matmul(a, tb))];
-    return [ta ? matmul(ta, b) : matmul(a, tb!)];
+  vjp: ([g], { inputs: [a, b], params: { transposeA: tA, transposeB: tB } }) => {
+    // Logical operands A (M, K) and B (K, N) and their transposes, without double transposes.
+    const A = tA ? mT(a) : a, AT = tA ? a : mT(a), B = tB ? mT(b) : b, BT = tB ? b : mT(b);
+    return [
+      sumTo(tA ? matmul(B, mT(g)) : matmul(g, BT), a.shape), // (g Bᵀ)ᵀ = B gᵀ when a is stored transposed
+      sumTo(tB ? matmul(mT(g), A) : matmul(AT, g), b.shape),
+    ];
+  },
+  jvp: ([ta, tb], { inputs: [a, b], params: { transposeA: tA, transposeB: tB } }) => {
+    const A = tA ? mT(a) : a, B = tB ? mT(b) : b;
+    const dA = ta && (tA ? mT(ta) : ta), dB = tb && (tB ? mT(tb) : tb);
+    if (dA && dB) return [add(matmul(dA, B), matmul(A, dB))];
+    return [dA ? matmul(dA, B) : matmul(A, dB!)];
   },
   // Batch axes go first; an unbatched operand broadcasts against them as a batch dim of 1.
-  vmap: ([a, b], [axA, axB]) => [[matmul(axA === null ? a : moveaxis(a, axA, 0), axB === null ? b : moveaxis(b, axB, 0))], [0]],
+  vmap: ([a, b], [axA, axB], { transposeA: tA, transposeB: tB }) => {
+    const front = (x: Array, ax: number | null, t: boolean | undefined) => {
+      const y = ax === null ? x : moveaxis(x, ax, 0);
+      return t ? mT(y) : y;
+    };
+    return [[matmul(front(a, axA, tA), front(b, axB, tB))], [0]];
+  },
 });
+
+/** x's source when x is a pending swap of its last two axes (so a GEMM can read the source transposed), else null. */
+function transposedSource(x: Array): Array | null {
+  const node = x._node;
+  if (!node || node.prim.name !== 'transpose' || x.ndim < 2) return null;
+  const axes = (node.params as { axes: number[] }).axes, n = axes.length;
+  return axes.every((p, i) => (i < n - 2 ? p === i : p === (i === n - 1 ? n - 2 : n - 1))) ? node.inputs[0] : null;
+}
 
 /**
  * The matrix product with NumPy's rules: 1-D operands are promoted to a row (a) or a
@@ -52,9 +82,17 @@ export function matmul(a: ArrayLike, b: ArrayLike, opts?: OpOptions): Array {
     return d === 1 ? e : d;
   });
   const dtype = promoteTypes(x.dtype, y.dtype);
-  const xa = reshape(astype(x, dtype), xp), yb = reshape(astype(y, dtype), yp);
+  // Float GEMMs take transposed operands in place (the integer kernels read them row-major).
+  const srcA = dtype.isFloat && x.dtype === dtype ? transposedSource(x) : null;
+  const srcB = dtype.isFloat && y.dtype === dtype ? transposedSource(y) : null;
+  const lead = (s: readonly number[]) => [...new globalThis.Array(nd - s.length).fill(1), ...s];
+  const xa = srcA ? reshape(srcA, lead(srcA.shape)) : reshape(astype(x, dtype), xp);
+  const yb = srcB ? reshape(srcB, lead(srcB.shape)) : reshape(astype(y, dtype), yp);
+  const params: MatmulParams = {};
+  if (srcA) params.transposeA = true;
+  if (srcB) params.transposeB = true;
   const M = xp[nd - 2], N = yp[nd - 1];
-  const out = bind1(Matmul, [xa, yb], {}, { shape: [...batch, M, N], dtype }, stream);
+  const out = bind1(Matmul, [xa, yb], params, { shape: [...batch, M, N], dtype }, stream);
   if (x.ndim >= 2 && y.ndim >= 2) return out;
   const shape = [...batch];
   if (x.ndim >= 2) shape.push(M);

@@ -162,7 +162,17 @@ export function transpose(x: ArrayLike, axes?: readonly number[] | null, opts?: 
   if (perm.length !== a.ndim || new Set(perm).size !== perm.length)
     throw new Error(`[transpose] axes (${axes?.join(',')}) are not a permutation of the ${a.ndim} axes of an array of shape ${fmtShape(a.shape)}`);
   if (perm.every((p, i) => p === i)) return a;
-  return bind1(Transpose, [a], { axes: perm }, { shape: perm.map((p) => a.shape[p]), dtype: a.dtype }, streamFor(a, opts));
+  const shape = perm.map((p) => a.shape[p]);
+  // Moving only axes of size 1 keeps the elements in order: a reshape, which shares the buffer.
+  const moved = perm.filter((p) => a.shape[p] !== 1);
+  if (moved.every((p, i) => i === 0 || p > moved[i - 1])) return reshape(a, shape, opts);
+  // A transpose of a pending transpose permutes the source once (or not at all).
+  const node = a._node;
+  if (node && node.prim === Transpose && node.inputs[0].stream === streamFor(a, opts)) {
+    const inner = (node.params as { axes: number[] }).axes;
+    return transpose(node.inputs[0], perm.map((p) => inner[p]), opts);
+  }
+  return bind1(Transpose, [a], { axes: perm }, { shape, dtype: a.dtype }, streamFor(a, opts));
 }
 
 export function moveaxis(x: ArrayLike, source: number, destination: number, opts?: OpOptions): Array {

@@ -5,6 +5,7 @@ import { F16_TABLE, BF16_TABLE, toF16, toBF16 } from '../../../core/half.js';
 import { CpuKernel, registerCpuKernels, allocOut } from '../backend.js';
 import { broadcastStrides } from '../codegen.js';
 import { gemm, Floats } from '../blas.js';
+import type { MatmulParams } from '../../../core/ops/matmul.js';
 import './factorizations.js';
 
 const isHalf = (d: DType) => d.name === 'float16' || d.name === 'bfloat16';
@@ -73,25 +74,27 @@ function intMatmul(A: TypedArray, aOff: number, B: TypedArray, bOff: number, C: 
   }
 }
 
-const matmul: CpuKernel = ([a, b], [out]) => {
+const matmul: CpuKernel = ([a, b], [out], { transposeA: tA = false, transposeB: tB = false }: MatmulParams) => {
   const o = allocOut(out);
   const nd = out.shape.length;
-  const M = out.shape[nd - 2], N = out.shape[nd - 1], K = a.shape[nd - 1];
+  const M = out.shape[nd - 2], N = out.shape[nd - 1], K = a.shape[nd - (tA ? 2 : 1)];
   if (o.length === 0) return [o];
   const outBatch = out.shape.slice(0, -2);
   const aOffs = batchOffsets(a.shape.slice(0, -2), outBatch, M * K);
   const bOffs = batchOffsets(b.shape.slice(0, -2), outBatch, K * N);
   const d = out.dtype;
   if (!d.isFloat) {
+    if (tA || tB) throw new Error('[matmul] integer products take row-major operands (the op does not fold transposes for them)');
     for (let i = 0; i < aOffs.length; i++) intMatmul(a.data, aOffs[i], b.data, bOffs[i], o, i * M * N, M, N, K, d);
     return [o];
   }
   const A = asFloats(a.data, d), B = asFloats(b.data, d);
   const C = isHalf(d) ? new Float32Array(o.length) : (o as Floats);
-  // One tall product when b is shared and a's matrices are stored back to back.
-  const shared = bOffs.every((x) => x === bOffs[0]) && aOffs.every((x, i) => x === i * M * K);
-  if (shared) gemm(false, false, M * aOffs.length, N, K, 1, A, 0, K, B, bOffs[0], N, 0, C, 0, N);
-  else for (let i = 0; i < aOffs.length; i++) gemm(false, false, M, N, K, 1, A, aOffs[i], K, B, bOffs[i], N, 0, C, i * M * N, N);
+  const lda = tA ? M : K, ldb = tB ? K : N;
+  // One tall product when b is shared and a's matrices are stored back to back, row-major.
+  const shared = !tA && bOffs.every((x) => x === bOffs[0]) && aOffs.every((x, i) => x === i * M * K);
+  if (shared) gemm(false, tB, M * aOffs.length, N, K, 1, A, 0, lda, B, bOffs[0], ldb, 0, C, 0, N);
+  else for (let i = 0; i < aOffs.length; i++) gemm(tA, tB, M, N, K, 1, A, aOffs[i], lda, B, bOffs[i], ldb, 0, C, i * M * N, N);
   if (isHalf(d)) f32ToHalf(C as Float32Array, d, o as Uint16Array);
   return [o];
 };

@@ -11,6 +11,7 @@ import type { Runtime } from '../runtime.js';
 import { PRELUDE, ctype, stype, load, store } from './ctypes.js';
 import { copyStrided } from './copy.js';
 import { broadcastStrides, sizeOf } from './layout.js';
+import type { MatmulParams } from '../../../core/ops/matmul.js';
 
 interface Blas { lib: Cublas; handle: bigint; alpha: bigint; beta: bigint }
 let blas: Blas | null = null;
@@ -105,10 +106,10 @@ function operand(ctx: CudaContext, x: CudaArg, batch: number[], rows: number, co
   return { ptr: tmp.ptr, stride: rows * cols };
 }
 
-const matmul: CudaKernel = ([a, b], [out], _p, ctx) => {
+const matmul: CudaKernel = ([a, b], [out], { transposeA: tA = false, transposeB: tB = false }: MatmulParams, ctx) => {
   const o = ctx.alloc(out);
   const nd = out.shape.length;
-  const M = out.shape[nd - 2], N = out.shape[nd - 1], K = a.shape[a.shape.length - 1];
+  const M = out.shape[nd - 2], N = out.shape[nd - 1], K = a.shape[a.shape.length - (tA ? 2 : 1)];
   const batchShape = out.shape.slice(0, -2);
   let batch = sizeOf(batchShape);
   if (batch * M * N === 0) return [o];
@@ -117,14 +118,16 @@ const matmul: CudaKernel = ([a, b], [out], _p, ctx) => {
     check(d, d.cuMemsetD8Async(o.ptr, 0, o.nbytes, ctx.rt.stream), 'cuMemsetD8Async');
     return [o];
   }
-  const A = operand(ctx, a, batchShape, M, K), B = operand(ctx, b, batchShape, K, N);
+  // Operands as stored: (M, K) or (K, M) for a, (K, N) or (N, K) for b.
+  const A = operand(ctx, a, batchShape, a.shape[nd - 2], a.shape[nd - 1]), B = operand(ctx, b, batchShape, b.shape[nd - 2], b.shape[nd - 1]);
   let rows = M;
-  // A shared B: the batch folds into the rows of one GEMM.
-  if (B.stride === 0 && A.stride !== 0) { rows = M * batch; batch = 1; }
+  // A shared B: the batch folds into the rows of one GEMM (when a's matrices are row-major).
+  if (B.stride === 0 && A.stride !== 0 && !tA) { rows = M * batch; batch = 1; }
   if (out.dtype.isFloat) {
-    gemm(ctx.rt, { a: A.ptr, b: B.ptr, c: o.ptr, M: rows, N, K, strideA: A.stride, strideB: B.stride, strideC: rows * N, batch, dtype: out.dtype });
+    gemm(ctx.rt, { a: A.ptr, b: B.ptr, c: o.ptr, M: rows, N, K, strideA: A.stride, strideB: B.stride, strideC: rows * N, batch, dtype: out.dtype, transA: tA, transB: tB });
     return [o];
   }
+  if (tA || tB) throw new Error('[matmul] integer products take row-major operands (the op does not fold transposes for them)');
   const fn = ctx.kernels.get(`igemm|${out.dtype.name}`, () => renderIntGemm(`gemm_${out.dtype.name}`, out.dtype));
   ctx.rt.args.reset().ptr(o.ptr).ptr(A.ptr).ptr(B.ptr).i32(rows).i32(N).i32(K).i64(A.stride).i64(B.stride).i32(batch);
   ctx.rt.launch(fn, [Math.ceil(N / 16), Math.ceil(rows / 16), Math.min(batch, 65535)], [16, 16, 1]);
