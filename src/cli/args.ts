@@ -4,6 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GenerateOptions } from '../lm/index.js';
+import { resolveModelPath } from '../lm/hub/cache.js';
+import { ggufFileOf } from '../lm/gguf/load.js';
 
 /** An error to print without a stack trace (bad flags, missing files). */
 export class UsageError extends Error {}
@@ -20,9 +22,10 @@ export function packageRoot(): string {
   }
 }
 
-/** The model folder: --model, else the small model that ships with lathe. */
+/** The model folder: --model (a folder, or an org/name repo in the Hugging Face cache), else the small model that ships with lathe. */
 export function modelDir(flag: string | undefined): string {
-  const dir = flag ?? join(packageRoot(), 'models', 'tiny-llama');
+  if (flag !== undefined && ggufFileOf(flag)) return flag; // a GGUF file (loadModel and load read it)
+  const dir = flag !== undefined ? resolveModelPath(flag, 'lathe') : join(packageRoot(), 'models', 'tiny-llama');
   if (!existsSync(join(dir, 'config.json'))) throw new UsageError(`[lathe] ${dir} is not a model folder (no config.json)${flag ? '' : '; pass --model <dir>'}`);
   return dir;
 }

@@ -3,6 +3,8 @@
 import { generateCommand, GENERATE_HELP } from './generate.js';
 import { chatCommand, CHAT_HELP } from './chat.js';
 import { convertCommand, CONVERT_HELP } from './convert.js';
+import { downloadCommand, DOWNLOAD_HELP } from './download.js';
+import { benchCommand, BENCH_HELP } from './bench.js';
 import { UsageError } from './args.js';
 
 const HELP = `lathe: language models with lathe (MLX-LM's commands)
@@ -10,6 +12,8 @@ const HELP = `lathe: language models with lathe (MLX-LM's commands)
   lathe generate [--model DIR] --prompt TEXT [options]   stream a completion
   lathe chat [--model DIR] [options]                     chat in the terminal (or over a pipe)
   lathe convert --model DIR --out DIR [-q] [--dtype D]   quantize / cast a model
+  lathe download <org/name> [--revision R]               fetch a model from the Hugging Face Hub
+  lathe bench [--model DIR] [-p 512] [-g 128] [-b 1]     prompt/generation tokens per second, peak memory
 
 Without --model, generate and chat use the small model that ships with lathe
 (models/tiny-llama, trained by lathe on Moby-Dick). 'lathe <command> --help' for options.`;
@@ -18,6 +22,8 @@ const commands: Record<string, [(argv: string[]) => Promise<void>, string]> = {
   generate: [generateCommand, GENERATE_HELP],
   chat: [chatCommand, CHAT_HELP],
   convert: [convertCommand, CONVERT_HELP],
+  download: [downloadCommand, DOWNLOAD_HELP],
+  bench: [benchCommand, BENCH_HELP],
 };
 
 async function main(argv: string[]): Promise<void> {

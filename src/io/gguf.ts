@@ -4,12 +4,14 @@
 // Dims are ggml's: dims[0] varies fastest, so the array's shape is dims reversed.
 import { Array } from '../core/array.js';
 import { float32 } from '../core/dtype.js';
+import { astype } from '../core/ops/astype.js';
 import type { StreamOrDevice } from '../core/device.js';
 import { FileSource, ioError, writeAll, writeFile } from './file.js';
 import { lazyRecord, setOwn } from './lazy.js';
 import { arrayBytes, arrayFromStorage, newStorage } from './storage.js';
 import { GgmlType, ggmlTypes, ggmlTypeOf, readableTypes } from './ggml-quants.js';
 import { ByteWriter, Cursor, GgufValue, GgufValueType } from './gguf-values.js';
+import { ggmlQuantizers } from './ggml-quantize.js';
 
 export type { GgufValue, GgufValueType } from './gguf-values.js';
 
@@ -128,12 +130,14 @@ export function loadGguf(path: string, opts: { stream?: StreamOrDevice } = {}): 
  * Writes arrays and metadata as a GGUF v3 file. float32, float16, bfloat16, float64 and
  * int8..int64 arrays are stored as they are (F32, F16, BF16, F64, I8..I64); 0-d arrays get
  * dims [1]. Metadata types are inferred (see docs/io.md) unless `metadataTypes` names them.
+ * `tensorTypes` quantizes the named floating-point tensors to Q8_0 or Q4_0 (their last
+ * dimension a multiple of 32), with the bytes llama.cpp's reference quantizer writes.
  */
 export function saveGguf(
   path: string,
   tensors: Record<string, Array>,
   metadata: Record<string, GgufValue> = {},
-  opts: { metadataTypes?: Record<string, GgufValueType> } = {},
+  opts: { metadataTypes?: Record<string, GgufValueType>; tensorTypes?: Record<string, 'Q8_0' | 'Q4_0'> } = {},
 ): void {
   const where = 'saveGguf';
   const fail: (msg: string) => never = (msg) => ioError(where, path, msg);
@@ -142,6 +146,14 @@ export function saveGguf(
     const a = tensors[name];
     if (!(a instanceof Array)) fail(`'${name}' is not a lathe Array`);
     a._checkAlive(where);
+    const q = opts.tensorTypes?.[name];
+    if (q !== undefined) {
+      const t = [...ggmlTypes.values()].find((g) => g.name === q);
+      if (!t || !ggmlQuantizers[q]) fail(`tensor '${name}': cannot quantize to '${q}' (saveGguf quantizes to ${Object.keys(ggmlQuantizers).join(', ')})`);
+      if (!a.dtype.isFloat) fail(`tensor '${name}' has dtype ${a.dtype.name}; only floating-point tensors can be quantized to ${q}`);
+      if (a.ndim === 0 || a.shape[a.ndim - 1] % t.blockSize !== 0) fail(`tensor '${name}' of shape (${a.shape.join(', ')}) cannot be ${q}: its last dimension must be a multiple of ${t.blockSize}`);
+      return t;
+    }
     const t = ggmlTypeOf(a.dtype);
     if (!t) fail(`tensor '${name}' has dtype ${a.dtype.name}; GGUF stores float32, float16, bfloat16, float64 and int8..int64 (astype first)`);
     if (a.ndim > MAX_DIMS) fail(`tensor '${name}' has ${a.ndim} dims; GGUF allows at most ${MAX_DIMS}`);
@@ -175,16 +187,31 @@ export function saveGguf(
     for (const d of dims) header.u64(d);
     header.u32(types[i].id);
     header.u64(offset);
-    offset += padded(a.nbytes);
+    offset += padded(storedBytes(a, types[i]));
   });
   header.zeros(padded(header.length) - header.length);
 
   writeFile(path, where, (fd) => {
     writeAll(fd, header.bytes());
-    for (const name of names) {
-      const bytes = arrayBytes(tensors[name], where);
+    names.forEach((name, i) => {
+      const quantizer = types[i].dtype ? undefined : ggmlQuantizers[types[i].name];
+      const bytes = quantizer ? quantizer(float32Values(tensors[name])) : arrayBytes(tensors[name], where);
       writeAll(fd, bytes);
       writeAll(fd, new Uint8Array(padded(bytes.length) - bytes.length));
-    }
+    });
   });
+}
+
+/** Bytes a tensor takes in the file as ggml type `t`. */
+function storedBytes(a: Array, t: GgmlType): number {
+  return t.dtype ? a.nbytes : (a.size / t.blockSize) * t.typeSize;
+}
+
+/** An array's values as float32, row-major (what the block quantizers read). */
+function float32Values(a: Array): Float32Array {
+  const f = a.dtype === float32 ? a : astype(a, float32);
+  const bytes = arrayBytes(f, 'saveGguf');
+  const out = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  if (f !== a) f.dispose();
+  return out;
 }

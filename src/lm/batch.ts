@@ -1,14 +1,29 @@
 // Batched generation for prompts of different lengths (MLX-LM's batch_generate): prompts are
 // left-padded to one length, a cache made with that padding hides the padding from
 // attention and gives each row its own positions, and every step samples one token per row.
-// Rows that finish keep running (their tokens are dropped) until all are done.
+// Rows that finish leave the batch: their cache rows are dropped, so they cost no more compute.
 import * as mx from '../core/index.js';
 import type { Array } from '../core/index.js';
 import type { Tokenizer } from './tokenizer.js';
-import { makePromptCache } from './cache.js';
+import { makePromptCache, type KVCache } from './cache.js';
 import { StopStringMatcher } from './stop.js';
 import { logprobArrays, maybeQuantizeCache, readLogprobs, stepConfig, tidyStep, toLogprobs, type GenerateOptions, type GenerationModel, type TokenLogprobs } from './step.js';
 import { promptTokens, type FinishReason, type Prompt } from './generate.js';
+import { withMemoryContext } from './oom.js';
+
+/** Keeps only the batch rows `keep` (positions in the batch) of every cache entry, freeing the rest. */
+function filterRows(cache: KVCache[], keep: number[]): void {
+  tidyStep([cache], () => {
+    const idx = mx.array(keep, mx.int32);
+    for (const c of cache) {
+      const offset = c.offset;
+      c.state = c.state.map((a) => mx.take(a, idx, 0));
+      c.offset = offset;
+      if (c.leftPadding) c.leftPadding = keep.map((j) => c.leftPadding![j]);
+    }
+    return null;
+  });
+}
 
 export interface BatchResponse {
   /** The generated text of each prompt. */
@@ -50,10 +65,10 @@ export async function batchGenerate(model: GenerationModel, tokenizer: Tokenizer
   options.promptProgress?.(0, width);
   while (width - done > 1) {
     const n = Math.min(stepSize, width - done - 1);
-    tidyStep([cache], () => {
+    withMemoryContext('batchGenerate', () => `processing the prompts (${B} rows of up to ${width} tokens)`, () => tidyStep([cache], () => {
       model.forward(mx.array(padded.map((row) => row.slice(done, done + n)), mx.int32), cache);
       return null;
-    });
+    }));
     maybeQuantizeCache(cache, cfg.kvBits, cfg.kvGroupSize, cfg.quantizedKvStart);
     done += n;
     options.promptProgress?.(done, width);
@@ -69,38 +84,38 @@ export async function batchGenerate(model: GenerationModel, tokenizer: Tokenizer
   const cutByStop = ids.map(() => false);
   let input: number[][] = padded.map((row) => row.slice(done));
   let promptTps = 0, genStart = start, generated = 0;
+  let rows = ids.map((_, b) => b); // the prompt of each batch row still running
 
-  for (let step = 0; step < maxTokens && finish.some((f) => f === null); step++) {
-    const arrays = tidyStep([cache], () => {
+  for (let step = 0; step < maxTokens && rows.length > 0; step++) {
+    const arrays = withMemoryContext('batchGenerate', () => `generating token ${step + 1} for ${rows.length} rows`, () => tidyStep([cache], () => {
       const logits = model.forward(mx.array(input, mx.int32), cache);
       let last = mx.squeeze(mx.stridedSlice(logits, [null, -1], [null, null]), 1); // (B, V)
       if (cfg.processors.length > 0) {
         // Each row's own history (no padding), so penalties count only its tokens.
-        const rows = mx.split(last, B, 0).map((row, b) => {
-          const h = mx.array(history[b], mx.int32);
+        const split = mx.split(last, rows.length, 0).map((row, j) => {
+          const h = mx.array(history[rows[j]], mx.int32);
           for (const p of cfg.processors) row = p(h, row);
           return row;
         });
-        last = mx.concatenate(rows, 0);
+        last = mx.concatenate(split, 0);
       }
       const logprobs = toLogprobs(last);
       const tokens = cfg.sampler(logprobs);
       return [tokens, ...(cfg.wantLogprobs ? logprobArrays(logprobs, tokens, cfg.topLogprobs) : [])] as Array[];
-    });
+    }));
     maybeQuantizeCache(cache, cfg.kvBits, cfg.kvGroupSize, cfg.quantizedKvStart);
     if (step === 0) {
       promptTps = ids.reduce((n, p) => n + p.length, 0) / ((performance.now() - start) / 1000);
       genStart = performance.now();
     }
     const tokens = arrays[0].tolist() as number[];
-    for (let b = 0; b < B; b++) {
-      if (finish[b] !== null) continue;
-      const t = tokens[b];
+    for (let j = 0; j < rows.length; j++) {
+      const b = rows[j], t = tokens[j];
       generated++;
       if (eos.has(t)) { finish[b] = 'stop'; continue; }
       out[b].push(t);
       history[b].push(t);
-      if (cfg.wantLogprobs) lps[b].push(readLogprobs(arrays.slice(1), b));
+      if (cfg.wantLogprobs) lps[b].push(readLogprobs(arrays.slice(1), j));
       const d = detok[b];
       d?.addToken(t);
       const hit = stops[b].push(d?.lastSegment ?? '');
@@ -109,7 +124,10 @@ export async function batchGenerate(model: GenerationModel, tokenizer: Tokenizer
       else if (out[b].length >= maxTokens) finish[b] = 'length';
     }
     mx.dispose(arrays);
-    input = tokens.map((t) => [t]);
+    const running = rows.flatMap((b, j) => (finish[b] === null ? [j] : []));
+    if (running.length < rows.length && running.length > 0) filterRows(cache, running);
+    input = running.map((j) => [tokens[j]]);
+    rows = running.map((j) => rows[j]);
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (options.signal?.aborted) break;
   }

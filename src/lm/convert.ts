@@ -10,6 +10,8 @@ import { Embedding, Linear, quantize, type Module } from '../nn/index.js';
 import { saveSafetensors } from '../io/index.js';
 import { treeFlatten } from '../utils/index.js';
 import { loadConfig, loadModel } from './load.js';
+import { ggufFileOf, loadGgufModel } from './gguf/load.js';
+import { writeGgufSideFiles } from './gguf/files.js';
 
 export interface ConvertOptions {
   quantize?: boolean;
@@ -73,11 +75,12 @@ export function convert(modelDir: string, outDir: string, options: ConvertOption
   if (existsSync(outDir) && (!statSync(outDir).isDirectory() || readdirSync(outDir).length > 0))
     throw new Error(`[convert] ${outDir} exists and is not an empty folder; choose a new output folder`);
 
-  const config = loadConfig(modelDir);
+  const gguf = ggufFileOf(modelDir); // a llama.cpp file: its metadata gives config.json and the tokenizer
+  log(`[convert] loading ${gguf ?? modelDir}`);
+  const model = gguf ? loadGgufModel(gguf, { dtype, dequantize: q }) : loadModel(modelDir);
+  const config = gguf ? model.config : loadConfig(modelDir);
   if (q && (config.quantization || config.quantization_config)) throw new Error(`[convert] ${join(modelDir, 'config.json')}: the model is already quantized`);
-  log(`[convert] loading ${modelDir}`);
-  const model = loadModel(modelDir);
-  if (dtype) {
+  if (dtype && !gguf) {
     log(`[convert] casting to ${dtype.name}`);
     model.setDtype(dtype);
   }
@@ -102,7 +105,8 @@ export function convert(modelDir: string, outDir: string, options: ConvertOption
   log(`[convert] writing ${weights.length} tensors`);
   const files = saveShards(outDir, weights, maxShardBytes, { format: 'mlx' });
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(newConfig, null, 2) + '\n');
-  for (const name of readdirSync(modelDir)) {
+  if (gguf) files.push(...writeGgufSideFiles(gguf, outDir));
+  else for (const name of readdirSync(modelDir)) {
     const src = join(modelDir, name);
     if (name === 'config.json' || weightFile(name) || !statSync(src).isFile()) continue;
     copyFileSync(src, join(outDir, name));

@@ -7,6 +7,7 @@ import type { Tokenizer } from './tokenizer.js';
 import { generateStep, type GenerateOptions, type GenerationModel, type StepToken, type TokenLogprobs } from './step.js';
 import { StopStringMatcher } from './stop.js';
 import { speculativeSteps } from './speculative.js';
+import { isOutOfMemory, outOfMemoryError } from './oom.js';
 
 /** A prompt: text, token ids, or chat messages (rendered with the tokenizer's chat template). */
 export type Prompt = string | readonly number[] | Int32Array | readonly ChatMessage[];
@@ -118,6 +119,9 @@ export async function* streamGenerate(model: GenerationModel, tokenizer: Tokeniz
         await yieldToEventLoop();
         if (options.signal?.aborted) { finish = 'abort'; break; }
       }
+    } catch (e) {
+      if (!isOutOfMemory(e)) throw e;
+      throw outOfMemoryError('streamGenerate', n === 0 ? `processing the prompt (${ids.length} tokens)` : `generating token ${n + 1} after a prompt of ${ids.length} tokens`, e);
     } finally {
       steps.return(undefined); // runs the generator's cleanup (speculative caches rewind)
     }

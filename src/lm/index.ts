@@ -25,3 +25,12 @@ export { streamGenerate, generate, promptTokens, type Prompt, type GenerationRes
 export { batchGenerate, type BatchResponse } from './batch.js';
 export { speculativeSteps } from './speculative.js';
 export { convert, type ConvertOptions } from './convert.js';
+export { snapshotDownload, DEFAULT_INCLUDE, type DownloadOptions } from './hub/download.js';
+export { resolveModelPath, cachedSnapshotDir, repoFolderName } from './hub/cache.js';
+export { hubCacheDir, hubEndpoint } from './hub/env.js';
+export { ProgressBar, type DownloadState, type ProgressBarOptions } from './hub/progress.js';
+export { loadGgufModel, readGgufModel, ggufFileOf, type LoadGgufOptions } from './gguf/load.js';
+export { loadGgufTokenizer } from './gguf/files.js';
+export { saveGgufModel, type SaveGgufOptions, type GgufOutType } from './gguf/write.js';
+export { supportedGgufArchitectures } from './gguf/names.js';
+export { LRUPromptCache, type PromptCacheOptions, type CacheFetch } from './prompt-cache.js';

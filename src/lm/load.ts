@@ -11,6 +11,9 @@ import { loadSafetensorsDir, type TensorInfo } from '../io/index.js';
 import { treeFlatten } from '../utils/index.js';
 import type { LanguageModel, ModelConfig, Weights } from './models/base.js';
 import { getArchitecture } from './models/registry.js';
+import { ggufFileOf, loadGgufModel } from './gguf/load.js';
+import { withMemoryContext } from './oom.js';
+import { resolveModelPath } from './hub/cache.js';
 
 export interface LoadModelOptions {
   /** Cast the floating-point weights to this dtype (default: as stored). */
@@ -107,21 +110,32 @@ function loadWeightsFiles(dir: string): { tensors: Weights; info: Record<string,
 }
 
 /**
- * Loads the model in `dir` (MLX-LM's load_model): the architecture from config.json's
+ * Loads the model in `dir` (MLX-LM's load_model), a folder or the id (`org/name`) of a repo
+ * in the Hugging Face cache (see `lathe download`): the architecture from config.json's
  * model_type, the weights from its safetensors, quantized first if config.json has MLX's
  * `quantization` entry. Returns the model in eval mode with `config` and `generationConfig`
  * attached. Synchronous (`await loadModel(dir)` works too).
  */
 export function loadModel(dir: string, options: LoadModelOptions = {}): LanguageModel {
   const { dtype, strict = true } = options;
+  const gguf = ggufFileOf(dir); // a .gguf file, or a folder holding one (no config.json)
+  if (gguf) return loadGgufModel(gguf, { dtype, strict });
+  dir = resolveModelPath(dir, 'loadModel'); // 'org/name' -> its snapshot in the Hugging Face cache
   let isDir = false;
   try { isDir = statSync(dir).isDirectory(); } catch { /* reported below */ }
   if (!isDir) throw new Error(`[loadModel] ${dir}: not a folder (expected a model folder with config.json and safetensors weights)`);
   const configPath = join(dir, 'config.json');
   const config = loadConfig(dir);
-  const model = getArchitecture(config.model_type as string, configPath).fromConfig(config, configPath);
+  const model = withMemoryContext('loadModel', () => `building the ${String(config.model_type)} model from ${configPath}`,
+    () => getArchitecture(config.model_type as string, configPath).fromConfig(config, configPath));
   const { tensors, info } = loadWeightsFiles(dir);
-  let weights = model.sanitize(tensors);
+  // Tensors are read when first touched (by sanitize, most often): name the one that ran out of memory.
+  const named: Weights = {};
+  for (const k of Object.keys(tensors)) {
+    const what = () => `reading '${k}' (${info[k].dtype}, shape (${info[k].shape.join(', ')})) from ${basename(info[k].path)}`;
+    Object.defineProperty(named, k, { enumerable: true, configurable: true, get: () => withMemoryContext('loadModel', what, () => tensors[k]) });
+  }
+  let weights = model.sanitize(named);
   const q = quantizationOf(config, configPath);
   if (q) quantizeFor(model, q, weights);
   if (strict) checkWeights(model, weights, info, dir);
@@ -131,7 +145,7 @@ export function loadModel(dir: string, options: LoadModelOptions = {}): Language
   }
   model.loadWeights(Object.keys(weights).map((k) => [k, weights[k]] as const), false);
   if (dtype !== undefined) model.setDtype(dtype);
-  mx.eval(model.parameters());
+  withMemoryContext('loadModel', () => (dtype !== undefined ? `casting the weights to ${String(dtype)}` : 'evaluating the weights'), () => mx.eval(model.parameters()));
   model.eval();
   model.config = config;
   model.generationConfig = loadGenerationConfig(dir);
