@@ -2,21 +2,8 @@
 // batches and a quantized KV cache on the shipped model, and flag errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { lathe } from './run-cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function lathe(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT });
-    let stdout = '', stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const runs = {
   plain: lathe(['bench', '-p', '48', '-g', '8', '-n', '2']),

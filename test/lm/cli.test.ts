@@ -2,27 +2,15 @@
 // convert, and usage errors. The runs start together: each pays Node + tsx startup.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { load, generate, type ChatMessage } from '../../src/lm/index.js';
 import { TINY_LLAMA } from './text-fixtures.js';
+import { lathe as run, ROOT } from './run-cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const lathe = (args: string[], stdin = '') => run(args, { stdin });
 
-function lathe(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT });
-    let stdout = '', stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(stdin);
-  });
-}
 
 const out = mkdtempSync(join(tmpdir(), 'lathe-cli-'));
 const runs = {

@@ -4,19 +4,17 @@
 // time, errors that name the repo and file, the CLI, and load('org/name').
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_INCLUDE, snapshotDownload, type DownloadOptions } from '../../src/lm/hub/download.js';
 import { filterFiles } from '../../src/lm/hub/glob.js';
 import { ProgressBar, type DownloadState } from '../../src/lm/hub/progress.js';
 import { load, generate } from '../../src/lm/index.js';
 import { FakeHub, commitOf, gitSha1, sha256 } from './fake-hub.js';
 import { TINY_LLAMA } from './text-fixtures.js';
+import { lathe as run, ROOT } from './run-cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REPO = 'lathe/tiny-llama';
 const COMMIT = commitOf(REPO);
 const tiny = Object.fromEntries(readdirSync(TINY_LLAMA).map((f) => [f, readFileSync(join(TINY_LLAMA, f))]));
@@ -220,17 +218,7 @@ test('the progress bar draws one line with \\r on a terminal, plain lines otherw
   assert.ok(!plain.join('').includes('\r'));
 });
 
-function lathe(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-    let stdout = '', stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end();
-  });
-}
+const lathe = (args: string[], env: Record<string, string | undefined>) => run(args, { env });
 
 test('lathe download (a child process) prints the snapshot folder; generate --model org/name uses the cache', async () => {
   const env = { HF_HOME: join(tmp, 'cli-home'), HF_ENDPOINT: hub.endpoint, HF_TOKEN: undefined };
