@@ -34,3 +34,11 @@ export { loadGgufTokenizer } from './gguf/files.js';
 export { saveGgufModel, type SaveGgufOptions, type GgufOutType } from './gguf/write.js';
 export { supportedGgufArchitectures } from './gguf/names.js';
 export { LRUPromptCache, type PromptCacheOptions, type CacheFetch } from './prompt-cache.js';
+export {
+  makeResponseFormatProcessor, responseFormatRoot, JsonRecognizer, SchemaError, PatternError, compileSchema,
+  type ResponseFormat, type JsonSchemaFormat, type ConstrainedProcessor, type ConstrainedOptions, type TokenVocabulary,
+} from './constrained/index.js';
+export {
+  parseToolCalls, detectToolFamily, toolCallStart, ToolCallStream, makeToolCallId,
+  type ToolCall, type ToolCallFamily, type ParsedToolCalls, type ParseToolCallsOptions,
+} from './tool-calls.js';
