@@ -40,7 +40,11 @@ const SPECIALS = ['<|endoftext|>', '<|user|>', '<|assistant|>', '<|system|>', '<
 const VOCAB_SIZE = 1024;
 const CHAT_TEMPLATE = [
   "{%- if tools -%}<|system|>\nYou can call these tools:\n{% for tool in tools %}{{ tool | tojson }}\n{% endfor %}<|end|>\n{% endif -%}",
-  "{%- for message in messages -%}<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n{% endfor -%}",
+  // Tool calls and tool responses, Hermes-style (what lathe serve parses); plain turns render as before.
+  "{% for message in messages %}{% if message['role'] == 'tool' %}<|user|>\n<tool_response>\n{{ message['content'] }}\n</tool_response><|end|>\n",
+  "{% else %}<|{{ message['role'] }}|>\n{% if message['content'] is string %}{{ message['content'] }}{% endif %}",
+  "{% if message['tool_calls'] %}{% for tc in message['tool_calls'] %}<tool_call>\n{{ {'name': tc['function']['name'], 'arguments': tc['function']['arguments']} | tojson }}\n</tool_call>{% endfor %}{% endif %}",
+  "<|end|>\n{% endif %}{% endfor %}",
   '{%- if add_generation_prompt -%}<|assistant|>\n{% endif -%}',
 ].join('');
 const CONFIG: TinyLlamaConfig = {

@@ -4,6 +4,7 @@ import { generateCommand, GENERATE_HELP } from './generate.js';
 import { chatCommand, CHAT_HELP } from './chat.js';
 import { convertCommand, CONVERT_HELP } from './convert.js';
 import { downloadCommand, DOWNLOAD_HELP } from './download.js';
+import { serveCommand, SERVE_HELP } from './serve.js';
 import { benchCommand, BENCH_HELP } from './bench.js';
 import { UsageError } from './args.js';
 
@@ -12,6 +13,7 @@ const HELP = `lathe: language models with lathe (MLX-LM's commands)
   lathe generate [--model DIR] --prompt TEXT [options]   stream a completion
   lathe chat [--model DIR] [options]                     chat in the terminal (or over a pipe)
   lathe convert --model DIR --out DIR [-q] [--dtype D]   quantize / cast a model
+  lathe serve [--model DIR] [--port N] [options]         an OpenAI-compatible HTTP server
   lathe download <org/name> [--revision R]               fetch a model from the Hugging Face Hub
   lathe bench [--model DIR] [-p 512] [-g 128] [-b 1]     prompt/generation tokens per second, peak memory
 
@@ -22,6 +24,7 @@ const commands: Record<string, [(argv: string[]) => Promise<void>, string]> = {
   generate: [generateCommand, GENERATE_HELP],
   chat: [chatCommand, CHAT_HELP],
   convert: [convertCommand, CONVERT_HELP],
+  serve: [serveCommand, SERVE_HELP],
   download: [downloadCommand, DOWNLOAD_HELP],
   bench: [benchCommand, BENCH_HELP],
 };

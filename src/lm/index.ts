@@ -35,6 +35,11 @@ export { saveGgufModel, type SaveGgufOptions, type GgufOutType } from './gguf/wr
 export { supportedGgufArchitectures } from './gguf/names.js';
 export { LRUPromptCache, type PromptCacheOptions, type CacheFetch } from './prompt-cache.js';
 export {
+  serve, createServer, LatheServer, Engine, EngineError, JobHandle, BatchCache, ApiError,
+  type ServeOptions, type ServerOptions, type LoadedModel, type EngineOptions, type EngineStats, type GenerationJob,
+  type JobEvent, type SequenceParams, type RowConstraint, type TokenInfo,
+} from './server/index.js';
+export {
   makeResponseFormatProcessor, responseFormatRoot, JsonRecognizer, SchemaError, PatternError, compileSchema,
   type ResponseFormat, type JsonSchemaFormat, type ConstrainedProcessor, type ConstrainedOptions, type TokenVocabulary,
 } from './constrained/index.js';

@@ -1,8 +1,9 @@
 // Matrix products on the CPU: cblas_sgemm / cblas_dgemm from a system BLAS (OpenBLAS,
 // Accelerate) called through koffi when one loads, else the portable kernel in gemm.ts.
 // Loading is lazy and never throws: no koffi, no library, or LATHE_NO_BLAS=1 all mean
-// the portable kernel. LATHE_BLAS=/path/to/lib picks a library.
-import { portableGemm, GemmFn, Floats } from './gemm.js';
+// the portable kernel. LATHE_BLAS=/path/to/lib picks a library. LATHE_BATCH_INVARIANT=1
+// makes results independent of the batch size (see gemm below).
+import { portableGemm, invariantGemm, GemmFn, Floats } from './gemm.js';
 
 export type { GemmFn, Floats };
 
@@ -62,6 +63,13 @@ export function blasLibrary(): string | null {
 /** C = alpha op(A) op(B) + beta C on float32 or float64 storage (all four of one type). */
 export const gemm: GemmFn = (tA, tB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
   if (M === 0 || N === 0) return;
+  // LATHE_BATCH_INVARIANT=1 (read per call, so a server can turn it on at start): BLAS picks
+  // kernels by shape, so a row's result changes with the number of rows; the portable
+  // kernel's invariant path computes every row the same way (batched greedy = solo greedy).
+  if (env('LATHE_BATCH_INVARIANT') === '1') {
+    invariantGemm(tA, tB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    return;
+  }
   if (blas === undefined) blas = loadBlas();
   if (!blas || K === 0) {
     portableGemm(tA, tB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);

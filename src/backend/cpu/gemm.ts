@@ -32,10 +32,10 @@ const MC = 128; // rows of A per L2 block
  */
 function kernelBytes(s: Shape): Uint8Array {
   const [AP, BP, CP, MP, NP, KCP, LDC] = [0, 1, 2, 3, 4, 5, 6];
-  const [J, I, K, A, B, C] = [7, 8, 9, 10, 11, 12];
-  const acc = (r: number, v: number) => 13 + r * s.nv + v;
-  const bv = (v: number) => 13 + s.mr * s.nv + v;
-  const av = 13 + s.mr * s.nv + s.nv;
+  const [J, I, K, A, B, C, T] = [7, 8, 9, 10, 11, 12, 13];
+  const acc = (r: number, v: number) => 14 + r * s.nv + v;
+  const bv = (v: number) => 14 + s.mr * s.nv + v;
+  const av = 14 + s.mr * s.nv + s.nv;
   const add = s.bytes === 4 ? op.f32x4Add : op.f64x2Add;
   const mul = s.bytes === 4 ? op.f32x4Mul : op.f64x2Mul;
   const splat = s.bytes === 4 ? op.load32Splat : op.load64Splat;
@@ -51,7 +51,14 @@ function kernelBytes(s: Shape): Uint8Array {
   emit(op.get(BP), op.get(J), op.get(KCP), op.i32Mul, op.i32(nr * s.bytes), op.i32Mul, op.i32Add, op.set(B));
   emit(op.get(CP), op.get(I), op.get(LDC), op.i32Mul, op.i32(s.mr), op.i32Mul, op.i32Add,
     op.get(J), op.i32(nr * s.bytes), op.i32Mul, op.i32Add, op.set(C));
-  for (let r = 0; r < s.mr; r++) for (let v = 0; v < s.nv; v++) emit(op.v128Zero, op.set(acc(r, v)));
+  // Accumulators start from C (zero before the first depth block), so each element of C is
+  // one sequential float sum over k whatever the blocking: results do not depend on M, N, or
+  // the position of a depth block (what LATHE_BATCH_INVARIANT relies on).
+  emit(op.get(C), op.set(T));
+  for (let r = 0; r < s.mr; r++) {
+    for (let v = 0; v < s.nv; v++) emit(op.get(T), op.v128Load(v * vecBytes), op.set(acc(r, v)));
+    emit(op.get(T), op.get(LDC), op.i32Add, op.set(T));
+  }
   emit(op.get(KCP), op.set(K), op.loop);
   for (let v = 0; v < s.nv; v++) emit(op.get(B), op.v128Load(v * vecBytes), op.set(bv(v)));
   for (let r = 0; r < s.mr; r++) {
@@ -63,12 +70,12 @@ function kernelBytes(s: Shape): Uint8Array {
   emit(op.get(K), op.i32(1), op.i32Sub, op.set(K), op.get(K), op.brIf(0), op.end);
   for (let r = 0; r < s.mr; r++) {
     for (let v = 0; v < s.nv; v++)
-      emit(op.get(C), op.get(C), op.v128Load(v * vecBytes), op.get(acc(r, v)), add, op.v128Store(v * vecBytes));
+      emit(op.get(C), op.get(acc(r, v)), op.v128Store(v * vecBytes));
     emit(op.get(C), op.get(LDC), op.i32Add, op.set(C));
   }
   emit(op.get(I), op.i32(1), op.i32Add, op.set(I), op.br(0), op.end, op.end);
   emit(op.get(J), op.i32(1), op.i32Add, op.set(J), op.br(0), op.end, op.end);
-  return moduleBytes('kernel', 7, [[6, I32], [s.mr * s.nv + s.nv + 1, V128]], body);
+  return moduleBytes('kernel', 7, [[7, I32], [s.mr * s.nv + s.nv + 1, V128]], body);
 }
 
 type Kernel = (ap: number, bp: number, cp: number, mp: number, np: number, kc: number, ldc: number) => void;
@@ -160,6 +167,28 @@ let wasm32: WasmGemm | null | undefined, wasm64: WasmGemm | null | undefined;
 function load(s: Shape, Ctor: Float32ArrayConstructor | Float64ArrayConstructor): WasmGemm | null {
   try { return new WasmGemm(s, Ctor); } catch { return null; } // no WebAssembly SIMD: plain loops
 }
+
+/**
+ * The wasm kernel for every size (no small-product loops, which accumulate in float64): each
+ * element of C is the same sequence of float operations whatever M, N and the other rows,
+ * so a row's result does not depend on the batch it is in. Plain float loops without wasm.
+ */
+export const invariantGemm: GemmFn = (tA, tB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
+  if (M === 0 || N === 0) return;
+  const f32 = C instanceof Float32Array;
+  const impl = K === 0 ? null : f32 ? (wasm32 === undefined ? (wasm32 = load(F32, Float32Array)) : wasm32)
+    : (wasm64 === undefined ? (wasm64 = load(F64, Float64Array)) : wasm64);
+  if (impl) { impl.run(tA, tB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc); return; }
+  const [aRow, aCol] = tA ? [1, lda] : [lda, 1];
+  const [bRow, bCol] = tB ? [1, ldb] : [ldb, 1];
+  const round = f32 ? Math.fround : (x: number) => x;
+  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+    let acc = 0;
+    for (let k = 0; k < K; k++) acc = round(acc + round(A[aOff + i * aRow + k * aCol] * B[bOff + k * bRow + j * bCol]));
+    const dst = cOff + i * ldc + j;
+    C[dst] = beta === 0 ? alpha * acc : alpha * acc + beta * C[dst];
+  }
+};
 
 /** The portable GEMM for float32 or float64 arrays. */
 export const portableGemm: GemmFn = (tA, tB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
