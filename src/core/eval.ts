@@ -14,6 +14,17 @@ export function keepingGraph<T>(fn: () => T): T {
 }
 export function isKeepingGraph(): boolean { return graphKeepers > 0; }
 
+/** Called around each node an evaluation runs; compile's graph capture donates memory with it. */
+export interface NodeHook { before(node: Node): void; after(node: Node): void }
+let nodeHook: NodeHook | null = null;
+
+/** Runs fn with `hook` called around every node evaluated inside it. */
+export function withNodeHook<T>(hook: NodeHook, fn: () => T): T {
+  const prev = nodeHook;
+  nodeHook = hook;
+  try { return fn(); } finally { nodeHook = prev; }
+}
+
 function needsRun(a: Array): boolean {
   if (a._buf) return false;
   if (!a._node) {
@@ -64,7 +75,9 @@ export function evalArrays(targets: Array[]): void {
   try {
     for (const node of order) {
       const held = node.outputs.filter((o) => o._buf); // siblings evaluated by an earlier run stay
+      if (nodeHook) nodeHook.before(node);
       runNode(node);
+      if (nodeHook) nodeHook.after(node);
       for (const o of node.outputs) if (!held.includes(o)) computed.push(o);
       for (const inp of node.inputs) {
         const u = uses.get(inp);

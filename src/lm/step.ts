@@ -7,6 +7,7 @@ import type { Array } from '../core/index.js';
 import type { ChatTemplateOptions } from './chat-template.js';
 import { makeLogitsProcessors, makeSampler, type LogitsProcessor, type LogitsProcessorOptions, type Sampler, type SamplerOptions } from './sample.js';
 import { cacheState, makePromptCache, maybeQuantizeKVCache, type CacheOptions, type KVCache } from './cache.js';
+import { compiledSteps } from './compiled-step.js';
 
 /**
  * What generation needs of a model: logits (B, L, V) for int ids (B, L) with a KV cache per
@@ -58,6 +59,13 @@ export interface GenerateOptions extends SamplerOptions, LogitsProcessorOptions 
   promptProgress?: (processed: number, total: number) => void;
   /** Stops the generation (finishReason 'abort'). */
   signal?: AbortSignal;
+  /**
+   * Decode through one compiled step over a static KV cache (compiled-step.ts): a CUDA graph
+   * per token on the GPU. Falls back to the usual loop where the model or the cache options
+   * cannot (LATHE_DEBUG=1 says why). Default: on when the default device is the GPU and the
+   * cache needs at most 4096 positions; false turns it off.
+   */
+  compiled?: boolean;
 }
 
 export interface TokenLogprobs {
@@ -170,6 +178,8 @@ export function prefill(model: GenerationModel, cache: KVCache[], prompt: number
  * awaits. The history passed to logits processors includes the prompt.
  */
 export function* generateStep(prompt: readonly number[], model: GenerationModel, options: GenerateOptions = {}): Generator<StepToken> {
+  const compiled = compiledSteps(prompt, model, options);
+  if (compiled) return yield* compiled;
   const cfg = stepConfig(options);
   const maxTokens = options.maxTokens ?? 256;
   const cache = options.promptCache ?? makePromptCache(model, options.maxKvSize ?? null);

@@ -22,7 +22,15 @@ import { renderBitonic, renderMerge, renderSortEmit } from '../../src/backend/cu
 import { renderGather, renderScatter, renderSearchsorted, Target } from '../../src/backend/cuda/kernels/indexing.js';
 import { renderRandomBits } from '../../src/backend/cuda/kernels/random.js';
 import { renderIm2col, renderCol2im } from '../../src/backend/cuda/kernels/conv.js';
-import { renderQuantize, renderDequantize } from '../../src/backend/cuda/kernels/quantize.js';
+import { renderQuantize, renderDequantize, renderDequantizeChunks } from '../../src/backend/cuda/kernels/quantize.js';
+import { renderQmvT, renderQmvN, renderQmvSum } from '../../src/backend/cuda/kernels/fast/quantized-gemv.js';
+import { renderCudaKernel, CudaKernelParams } from '../../src/backend/cuda/kernels/fast/cuda-kernel.js';
+import { renderNormForward, renderNormBackward, renderColumnSum, NormShape } from '../../src/backend/cuda/kernels/fast/norm.js';
+import { renderRope } from '../../src/backend/cuda/kernels/fast/rope.js';
+import { renderGlu } from '../../src/backend/cuda/kernels/fast/glu.js';
+import { renderCeForward, renderCeBackward } from '../../src/backend/cuda/kernels/fast/cross-entropy.js';
+import { renderMmaFwd, renderMmaBwd } from '../../src/backend/cuda/kernels/fast/attention-mma.js';
+import { renderSimtFwd, renderSimtBwd, renderCombine, renderBwdPre, renderDqConvert } from '../../src/backend/cuda/kernels/fast/attention-simt.js';
 
 const nvcc = process.env.NVCC ?? 'nvcc';
 const found = spawnSync(nvcc, ['--version'], { encoding: 'utf8' });
@@ -93,6 +101,8 @@ function catalog(): KernelSource[] {
     out.push(renderSoftmax(name(kind), { kind, variant, input: d, output: d, wide: variant === 'block' }));
   for (const d of dt('float32', 'bfloat16')) for (const [items, threads] of [[1, 256], [16, 256], [32, 1024]])
     out.push(renderSoftmax(name('softmaxc'), { kind: 'softmax', variant: 'cached', input: d, output: d, wide: false, items, threads }));
+  for (const d of dt('float32', 'bfloat16', 'float16')) for (const items of [1, 3, 8])
+    out.push(renderSoftmax(name('softmaxs'), { kind: 'softmax', variant: 'staged', input: d, output: d, wide: false, items, threads: 1024 }));
   const program = { nInputs: 2, outputs: [5, 6], ops: [
     { prim: 'multiply', args: [0, 1], dtype: 'float16', params: {} }, { prim: 'exp', args: [2], dtype: 'float16', params: {} },
     { prim: 'greater', args: [3, 0], dtype: 'bool', params: {} }, { prim: 'astype', args: [4], dtype: 'int8', params: {} },
@@ -136,6 +146,56 @@ function catalog(): KernelSource[] {
   for (const d of dt('float32', 'float16', 'bfloat16')) {
     out.push(renderQuantize(name('quantize'), d));
     for (const o of [d, mx.float32]) out.push(renderDequantize(name('dequantize'), d, o));
+    for (const bits of [4, 8] as const) {
+      out.push(renderDequantizeChunks(name('dequantize16'), bits, d, d));
+      for (const [lanes, mm, rows, stages] of [[32, 1, 4, 3], [8, 1, 4, 2], [4, 2, 2, 2], [16, 4, 2, 2]] as const) out.push(renderQmvT(name('qmvt'), { bits, x: d, s: d, lanes, rows, mm, stages }));
+      for (const split of [true, false]) out.push(renderQmvN(name('qmvn'), { bits, x: d, s: d, mm: split ? 1 : 8, split }));
+    }
+    out.push(renderQmvSum(name('qmvsum'), d));
+  }
+  // row-wise fast ops: norms cached (warp and block rows), uncached and element by element;
+  // rope in every layout, pack width and kind of position; GLUs; crossEntropy
+  const normShapes: NormShape[] = [{ vec: 8, items: 2, tpr: 256, rpb: 1 }, { vec: 4, items: 1, tpr: 32, rpb: 4 }, { vec: 1, items: 0, tpr: 512, rpb: 1 }, { vec: 1, items: 5, tpr: 1024, rpb: 1 }];
+  for (const layer of [false, true]) for (const sh of normShapes) {
+    const [x, w] = sh.vec === 8 ? dt('bfloat16', 'bfloat16') : sh.vec === 4 ? dt('float16', 'float32') : dt('float32', 'float32');
+    out.push(renderNormForward(name('norm'), { ...sh, layer, x, w, b: layer ? w : null, out: w }));
+    out.push(renderNormForward(name('norm'), { ...sh, layer, x, w: null, b: null, out: x }));
+    out.push(renderNormBackward(name('normvjp'), { ...sh, layer, x, w, g: w, dw: true, db: layer }));
+    out.push(renderNormBackward(name('normvjp'), { ...sh, layer, x, w: null, g: x, dw: false, db: layer }));
+  }
+  for (const d of dt('float32', 'bfloat16')) out.push(renderColumnSum(name('colsum'), d));
+  for (const traditional of [false, true]) for (const vec of [8, 4, 2, 1]) for (const positions of ['number', 'scalar', 'batch', 'token'] as const) {
+    out.push(renderRope(name('rope'), { x: vec === 4 ? mx.float32 : vec === 2 ? mx.float16 : mx.bfloat16, traditional, vec: traditional && vec === 1 ? 1 : vec, positions,
+      offset: positions === 'number' ? null : positions === 'token' ? mx.int64 : mx.int32, freqs: k % 2 ? mx.float32 : null, partial: k % 3 === 0 }));
+  }
+  for (const act of ['silu', 'gelu', 'geluTanh'] as const) for (const d of dt('float32', 'float16', 'bfloat16')) for (const backward of [false, true])
+    out.push(renderGlu(name('glu'), { act, dtype: d, backward, vec: k % 4 ? 16 / d.size : 1, wide: k % 2 === 0 }));
+  for (const d of dt('float32', 'float16', 'bfloat16')) for (const vec of [16 / d.size, 1]) {
+    out.push(renderCeForward(name('ce'), { z: d, vec, smooth: vec > 1 }));
+    out.push(renderCeBackward(name('cevjp'), { z: d, vec, smooth: false }));
+  }
+  // fast.cudaKernel sources last (their prelude defines MLX's `inf` macro)
+  const user = (p: Partial<CudaKernelParams>): CudaKernelParams => ({ name: name('user'), inputNames: ['inp'], outputNames: ['out'], source: '', header: '',
+    ensureRowContiguous: true, atomicOutputs: false, grid: [1, 1, 1], threadGroup: [1, 1, 1], template: [], initValue: null, verbose: false, ...p });
+  out.push(renderCudaKernel(user({ source: 'auto e = cooperative_groups::this_grid().thread_rank(); T t = inp[e]; out[e] = exp(t);', template: [['T', { dtype: 'float16' }]] }),
+    [{ dtype: mx.float16, ndim: 2 }], [mx.float16]));
+  out.push(renderCudaKernel(user({ source: 'uint e = blockIdx.x; T t = inp[elem_to_loc(e, inp_shape, inp_strides, inp_ndim)]; out[e] = t * N; if (B) out[e] += 1.0f;',
+    template: [['T', { dtype: 'bfloat16' }], ['N', 3], ['B', true]] }), [{ dtype: mx.bfloat16, ndim: 3 }], [mx.bfloat16]));
+  out.push(renderCudaKernel(user({ inputNames: ['a', 'b'], outputNames: ['s', 'c'], atomicOutputs: true, header: '__device__ float twice(float v) { return 2 * v; }',
+    source: 'int i = cg::this_thread_block().thread_rank(); atomicAdd(&s[0], twice(a[i])); atomicAdd(&c[i % 4], (int)b[0]); cg::this_thread_block().sync();' }),
+  [{ dtype: mx.float32, ndim: 1 }, { dtype: mx.int32, ndim: 0 }], [mx.float32, mx.int32]));
+  // attention: tensor cores (plain and every mask kind, split keys), CUDA cores, helpers
+  const plain = { causal: true, window: false, softcap: false, mask: 'none' as const, maskDtype: null, lens: null };
+  const every = { causal: true, window: true, softcap: true, mask: 'additive' as const, maskDtype: mx.bfloat16, lens: mx.int64 };
+  const boolMask = { ...plain, mask: 'bool' as const, maskDtype: mx.bool, lens: mx.int32 };
+  out.push(renderMmaFwd(name('attnf'), { ...plain, half: 'bf16', D: 128, NW: 4, MT: 1, BN: 64, qreg: true, stages: 2, split: false }));
+  out.push(renderMmaFwd(name('attnf'), { ...every, half: 'f16', D: 80, NW: 4, MT: 2, BN: 64, qreg: false, stages: 1, split: true }));
+  out.push(renderMmaBwd(name('attnb'), { ...plain, half: 'bf16', D: 64, NW: 4, BM: 64, vecRed: true, dbuf: false }));
+  out.push(renderMmaBwd(name('attnb'), { ...boolMask, half: 'f16', D: 96, NW: 8, BM: 64, vecRed: false, dbuf: true }));
+  for (const [d, m] of [[mx.float32, every], [mx.float16, boolMask]] as const) {
+    out.push(renderSimtFwd(name('attnsf'), { ...m, dtype: d, D: 40, Dv: 24, BM: 16, BN: 64, split: d === mx.float32 }));
+    out.push(renderSimtBwd(name('attnsb'), { ...m, dtype: d, D: 128, Dv: 128, BM: 16, BN: 16 }));
+    out.push(renderCombine(name('attnc'), d), renderBwdPre(name('attnp'), d), renderDqConvert(name('attnq'), d));
   }
   return out;
 }

@@ -52,9 +52,42 @@ export class GpuUnsupportedError extends Error {}
 const float64Error = (where: string) =>
   new GpuUnsupportedError(`[${where}] float64 is not supported on the GPU; use float32, or run this op on the CPU with { stream: mx.cpu }`);
 
+/** The context of the node being evaluated: its outputs (`made`) and scratch (`temps`). */
+class NodeContext implements CudaContext {
+  busy = false;
+  private readonly made: CudaBuffer[] = [];
+  private readonly temps: CudaBuffer[] = [];
+  constructor(readonly rt: Runtime, readonly kernels: KernelCache, private readonly allocator: CachingAllocator, private readonly staging: Staging) {}
+
+  alloc(spec: Spec): CudaBuffer { const b = this.allocator.alloc(sizeOf(spec.shape) * spec.dtype.size); this.made.push(b); return b; }
+  temp(bytes: number): CudaBuffer { const b = this.allocator.alloc(bytes); this.temps.push(b); return b; }
+  upload(dst: bigint, data: TypedArray): void { if (data.byteLength) this.staging.upload(dst, data); }
+  download(src: bigint, bytes: number): ArrayBuffer { return this.staging.download(src, bytes); }
+
+  /** The node failed: its outputs go back. */
+  fail(): void {
+    for (const b of this.made) this.allocator.free(b);
+    if (this.made.length) this.made.length = 0;
+  }
+
+  /** The node ran: outputs made but not handed out go back. */
+  finish(results: readonly CudaBuffer[]): void {
+    for (const b of this.made) if (!results.includes(b)) this.allocator.free(b);
+    if (this.made.length) this.made.length = 0;
+  }
+
+  /** Scratch goes back (stream order keeps that safe). */
+  done(): void {
+    for (const b of this.temps) this.allocator.free(b);
+    if (this.temps.length) this.temps.length = 0;
+    this.busy = false;
+  }
+}
+
 class CudaBackend implements Backend {
   readonly name = 'cuda';
   private state: { rt: Runtime; alloc: CachingAllocator; staging: Staging; kernels: KernelCache } | null = null;
+  private ctx: NodeContext | null = null;
   private memoryLimit = Infinity;
   private cacheLimit = Infinity;
   /** Let float32 GEMMs use TF32 tensor cores (about 10 bits of mantissa in the products). */
@@ -101,31 +134,36 @@ class CudaBackend implements Backend {
     const name = node.prim.name;
     const k = kernels.get(name);
     if (!k) throw new GpuUnsupportedError(`[${name}] the CUDA backend does not implement this primitive yet (run it on the CPU with { stream: mx.cpu })`);
-    if (node.outputs.some((o) => o.dtype.name === 'float64') || node.inputs.some((x) => x.dtype.name === 'float64')) throw float64Error(name);
-    const { alloc, staging } = this.s;
-    const made: CudaBuffer[] = [];
-    const temps: CudaBuffer[] = [];
-    const ctx: CudaContext = {
-      rt: this.s.rt,
-      kernels: this.s.kernels,
-      alloc: (spec) => { const b = alloc.alloc(sizeOf(spec.shape) * spec.dtype.size); made.push(b); return b; },
-      temp: (bytes) => { const b = alloc.alloc(bytes); temps.push(b); return b; },
-      upload: (dst, data) => { if (data.byteLength) staging.upload(dst, data); },
-      download: (src, bytes) => staging.download(src, bytes),
-    };
-    const ins: CudaArg[] = node.inputs.map((x) => ({ buf: x._buf as CudaBuffer, shape: x.shape, dtype: x.dtype }));
-    const specs = node.outputs.map((o) => ({ shape: o.shape, dtype: o.dtype }));
+    const inputs = node.inputs, outputs = node.outputs;
+    const ins: CudaArg[] = new Array(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const x = inputs[i];
+      if (x.dtype.name === 'float64') throw float64Error(name);
+      ins[i] = { buf: x._buf as CudaBuffer, shape: x.shape, dtype: x.dtype };
+    }
+    const specs: Spec[] = new Array(outputs.length);
+    for (let i = 0; i < outputs.length; i++) {
+      const o = outputs[i];
+      if (o.dtype.name === 'float64') throw float64Error(name);
+      specs[i] = { shape: o.shape, dtype: o.dtype };
+    }
+    // One context object serves every node (no closures made per node: host time per op);
+    // a kernel that evaluates a node itself gets a fresh one.
+    const reuse = this.ctx && !this.ctx.busy;
+    const ctx = reuse ? this.ctx! : new NodeContext(this.s.rt, this.s.kernels, this.s.alloc, this.s.staging);
+    if (!this.ctx) this.ctx = ctx;
+    ctx.busy = true;
     let results: CudaBuffer[];
     try {
       results = k(ins, specs, node.params as never, ctx);
+      ctx.finish(results);
     } catch (e) {
-      for (const b of made) alloc.free(b);
+      ctx.fail();
       throw e;
     } finally {
-      for (const b of temps) alloc.free(b);
+      ctx.done();
     }
-    for (const b of made) if (!results.includes(b)) alloc.free(b); // allocated but not handed out
-    node.outputs.forEach((o, i) => o._setBuffer(results[i]));
+    for (let i = 0; i < outputs.length; i++) outputs[i]._setBuffer(results[i]);
   }
 
   release(buf: Buffer): void { this.state?.alloc.free(buf as CudaBuffer); }

@@ -37,8 +37,11 @@ export class KernelCache {
     return fn;
   }
 
+  /** Bumped by forgetLoaded: callers that keep handles of their own (for host speed) drop them. */
+  generation = 0;
+
   /** Drops loaded functions from memory (the disk cache stays); for tests of the disk cache. */
-  forgetLoaded(): void { this.loaded.clear(); }
+  forgetLoaded(): void { this.loaded.clear(); this.generation++; }
 
   /**
    * No FMA contraction: a * b + c rounds twice, as separate kernels (and the CPU) do, so a

@@ -19,6 +19,8 @@ import './kernels/conv.js';
 import './kernels/view.js';
 import './kernels/quantize.js';
 import './kernels/host.js';
+import './graph.js';
+import './kernels/fast/index.js';
 
 /** Why the GPU cannot be used, or null when it can. */
 export function gpuUnavailableReason(): string | null {

@@ -63,6 +63,8 @@ export class KernelArgs {
   private readonly view: DataView;
   private readonly table: BigUint64Array;
   private readonly addrs: bigint[] = [];
+  /** The byte offset each table entry points at now (-1: unset): rewritten only when it changes. */
+  private readonly at = new Int32Array(256).fill(-1);
   readonly pointer: bigint;
   private off = 0;
   private n = 0;
@@ -82,7 +84,8 @@ export class KernelArgs {
   private slot(size: number, align: number): number {
     const at = (this.off + align - 1) & -align;
     if (at + size > KernelArgs.BYTES || this.n >= 256) throw new Error('[cuda] kernel arguments exceed 4 KiB');
-    this.table[this.n++] = this.addrs[at >> 2];
+    if (this.at[this.n] !== at) { this.at[this.n] = at; this.table[this.n] = this.addrs[at >> 2]; }
+    this.n++;
     this.off = at + size;
     return at;
   }
@@ -113,6 +116,9 @@ export class Runtime {
   readonly stream: bigint;
   readonly args = new KernelArgs();
   private readonly ctx: bigint;
+  // The launch call's handles as numbers: koffi converts those faster than BigInts (host pointers fit in 53 bits).
+  private readonly streamNum: number;
+  private readonly argsNum: number;
   private readonly idleEvent: bigint;
 
   constructor(p: Extract<Probe, { ok: true }>) {
@@ -123,13 +129,15 @@ export class Runtime {
     check(d, d.cuCtxSetCurrent(this.ctx), 'cuCtxSetCurrent');
     check(d, d.cuStreamCreate(out64, CU.STREAM_NON_BLOCKING), 'cuStreamCreate');
     this.stream = out64[0];
+    this.streamNum = Number(this.stream);
+    this.argsNum = Number(this.args.pointer);
     check(d, d.cuEventCreate(out64, CU.EVENT_DISABLE_TIMING), 'cuEventCreate');
     this.idleEvent = out64[0];
   }
 
   /** Launches `fn` with the arguments packed in `this.args`. */
   launch(fn: bigint, grid: Dim3, block: Dim3, sharedBytes = 0): void {
-    const s = this.driver.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, this.stream, this.args.pointer, 0n) as number;
+    const s = this.driver.cuLaunchKernel(Number(fn), grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, this.streamNum, this.argsNum, 0) as number;
     if (s !== 0) check(this.driver, s, `cuLaunchKernel (grid ${grid}, block ${block})`);
   }
 

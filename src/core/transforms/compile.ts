@@ -11,12 +11,18 @@
 //   input shapes, dtypes, ranks and non-array arguments);
 // - reading values (item, tolist, eval) inside the function is an error: inputs are
 //   stand-ins without data while it is traced.
+//
+// On a backend with graphs (CUDA), a function called twice with the same input shapes is
+// recorded on the second call and later calls launch the recording (device-graph.ts).
 import { Array } from '../array.js';
+import { evalArrays, isKeepingGraph } from '../eval.js';
+import { DeviceGraph, InPlaceMissed, graphDevice, graphNote, recordGraph } from './device-graph.js';
 import { bool } from '../dtype.js';
 import { defaultStream } from '../device.js';
 import { treeLeaves, treeStructure } from '../tree.js';
 import { Tape, buildTape, eliminateCommonSubexpressions, replay, shapelessInfo, ShapelessInfo, standIn } from './tape.js';
 import { fuseElementwise } from './fuse.js';
+import { ROW_REDUCTIONS, type FusedParams } from './fused.js';
 import { traced } from './trace.js';
 
 export interface CompileOptions {
@@ -30,7 +36,25 @@ export interface CompileOptions {
    * ...) cannot be replayed at new shapes: such functions are retraced per shape instead.
    */
   shapeless?: boolean;
+  /**
+   * Replay the function as a device graph where its inputs live on a backend that has them
+   * (CUDA graphs on the GPU): the second call with the same input shapes and dtypes records
+   * the whole evaluation, later calls copy their inputs in and launch it with one call, and
+   * return evaluated arrays. Functions that read values on the host or upload data while
+   * running are not recorded (LATHE_DEBUG=1 says why) and run as usual. Default true.
+   */
+  cudaGraph?: boolean;
+  /**
+   * Positional arguments whose arrays the call consumes (JAX's donate_argnums). When the
+   * function runs as a graph, their arrays are disposed by the call, and one read by a single
+   * elementwise op is overwritten in place by it (a KV cache update then copies nothing).
+   * Without a graph they are left alone.
+   */
+  donateArgnums?: readonly number[];
 }
+
+/** A compiled function; `dispose()` frees its recorded graphs and traces now (the GC does it otherwise). */
+export type CompiledFunction<A extends unknown[], R> = ((...args: A) => R) & { dispose(): void };
 
 let enabled = !(typeof process !== 'undefined' && process.env?.LATHE_DISABLE_COMPILE);
 
@@ -57,7 +81,17 @@ export interface CompileStats {
   fusedNodes: number;
   /** Primitives merged into fused nodes. */
   fusedOps: number;
+  /** Reductions over the last axis merged into fused row programs (on backends that run them: the GPU). */
+  reductionsFused: number;
   constants: number;
+  /** Device graphs recorded so far, and launches of them. */
+  graphs: number;
+  graphLaunches: number;
+  /** Nodes (kernels, copies) and bytes of memory of the latest graph recorded. */
+  graphNodes: number;
+  graphBytes: number;
+  /** Why the latest call that could have used a graph did not (null when it did). */
+  graphReason: string | null;
 }
 
 const stats = new WeakMap<object, CompileStats>();
@@ -74,18 +108,40 @@ function cacheFor(fn: object, opts: CompileOptions): FunctionCache {
   caches.set(fn, list);
   let c = list.find((e) => e.opts.inputs === opts.inputs && e.opts.outputs === opts.outputs && !!e.opts.shapeless === !!opts.shapeless);
   if (!c) {
-    c = { opts, cache: new Map(), structures: new Map(), stats: { traces: 0, nodes: 0, tapeNodes: 0, fusedNodes: 0, fusedOps: 0, constants: 0 } };
+    c = {
+      opts, cache: new Map(), structures: new Map(),
+      stats: { traces: 0, nodes: 0, tapeNodes: 0, fusedNodes: 0, fusedOps: 0, reductionsFused: 0, constants: 0, graphs: 0, graphLaunches: 0, graphNodes: 0, graphBytes: 0, graphReason: null },
+    };
     list.push(c);
   }
   return c;
 }
 
+/** A compiled function's graphs for one input signature (input shapes, dtypes, constants). */
+interface GraphState {
+  entry: Entry;
+  calls: number;
+  graph: DeviceGraph | null;
+  /** Set once this signature gave up on graphs. */
+  failed: string | null;
+  recaptures: number;
+}
+
+type GraphStates = Map<string, GraphState>;
+const graphsFreed = new FinalizationRegistry<GraphStates>((states) => { for (const g of states.values()) g.graph?.destroy(); });
+
+/** Records again at most this many times per signature (freed graphs, inputs read in place that change buffers). */
+const MAX_RECAPTURES = 3;
+
 /**
- * `mx.compile(fn, { inputs, outputs, shapeless })`: a function computing what fn computes.
- * fn takes and returns trees of arrays; non-array arguments are constants of the trace.
+ * `mx.compile(fn, { inputs, outputs, shapeless, cudaGraph, donateArgnums })`: a function
+ * computing what fn computes. fn takes and returns trees of arrays; non-array arguments are
+ * constants of the trace.
  */
-export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: CompileOptions = {}): (...args: A) => R {
+export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: CompileOptions = {}): CompiledFunction<A, R> {
   const { cache, structures, stats: st } = cacheFor(fn, opts);
+  const graphs: GraphStates = new Map();
+  const graphsWanted = opts.cudaGraph !== false;
 
   function trace(args: A, argLeaves: Array[], state: Array[], constKey: string): Entry {
     const firstId = new Array([], bool, defaultStream()).id; // arrays made from here on belong to this trace
@@ -116,7 +172,8 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     const fused = tape.nodes.filter((n) => n.prim.name === 'fused');
     Object.assign(st, {
       traces: st.traces + 1, nodes, tapeNodes: tape.nodes.length, fusedNodes: fused.length, constants: tape.consts.length,
-      fusedOps: fused.reduce((s, n) => s + (n.params as { ops: unknown[] }).ops.length, 0),
+      fusedOps: fused.reduce((s, n) => s + (n.params as FusedParams).ops.length, 0),
+      reductionsFused: fused.reduce((s, n) => s + ((n.params as FusedParams).rows ? (n.params as FusedParams).ops.filter((o) => ROW_REDUCTIONS.has(o.prim)).length : 0), 0),
     });
     return { tape, shapeless: opts.shapeless ? shapelessInfo(tape) : null, template: markLeaves(out), nOutputs: outLeaves.length, nState: stateOut.length };
   }
@@ -131,6 +188,23 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     const looseKey = `${constKey}|${inputs.map((a) => sig(a, false)).join(';')}`;
     const strictKey = `${constKey}|${inputs.map((a) => sig(a, true)).join(';')}`;
 
+    const donate = [...donated(args, opts.donateArgnums), ...state.map(() => false)];
+    const useGraph = graphsWanted && !isKeepingGraph();
+    const known = useGraph ? graphs.get(strictKey) : undefined;
+    if (known?.graph) {
+      evalArrays(inputs);
+      const why = known.graph.stale(inputs);
+      if (!why) {
+        st.graphLaunches++;
+        return finish(known.entry, known.graph.run(inputs));
+      }
+      known.graph.destroy();
+      known.graph = null;
+      known.calls = 1;
+      if (++known.recaptures > MAX_RECAPTURES) known.failed = why;
+      graphNote(`compile: recording again (${why})`);
+    }
+
     let results: Array[] | null = null;
     let entry = opts.shapeless ? cache.get(looseKey) : undefined;
     if (entry) results = replay(entry.tape, inputs, entry.shapeless!);
@@ -143,7 +217,43 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       }
       results = replay(entry.tape, inputs)!;
     }
-    const e = entry!;
+    if (useGraph) results = maybeRecord(strictKey, entry!, inputs, donate, results);
+    return finish(entry!, results);
+  };
+
+  /** On the second call of a signature: computes this call's results as usual, then records them as a graph. */
+  function maybeRecord(key: string, entry: Entry, inputs: Array[], donate: boolean[], results: Array[]): Array[] {
+    let gs = graphs.get(key);
+    if (!gs) graphs.set(key, (gs = { entry, calls: 0, graph: null, failed: null, recaptures: 0 }));
+    if (gs.failed || ++gs.calls < 2) return results;
+    const device = graphDevice(entry.tape, inputs);
+    if (typeof device === 'string') { gs.failed = device; st.graphReason = device; graphNote(`compile: no graph: ${device}`); return results; }
+    evalArrays([...inputs, ...results]); // this call's results, as usual (every kernel is loaded now)
+    let inPlace = true;
+    for (;;) {
+      try {
+        gs.graph = recordGraph(entry.tape, inputs, donate, device, inPlace, entry.shapeless ?? undefined);
+        break;
+      } catch (e) {
+        if (e instanceof InPlaceMissed && inPlace) { inPlace = false; continue; }
+        const why = (e as Error).message.replace(/^\[compile\] (no CUDA graph: )?/, '');
+        gs.failed = why;
+        st.graphReason = why;
+        graphNote(`compile: no graph: ${why}`);
+        return results;
+      }
+    }
+    gs.entry = entry;
+    st.graphs++;
+    st.graphNodes = gs.graph.graph.nodes;
+    st.graphBytes = gs.graph.graph.bytes;
+    st.graphReason = null;
+    const outs = new Set(results);
+    inputs.forEach((x, i) => { if (donate[i] && !outs.has(x)) x.dispose(); });
+    return results;
+  }
+
+  function finish(e: Entry, results: Array[]): R {
     if (opts.outputs !== undefined) {
       const have = treeLeaves(opts.outputs).length;
       if (have !== e.nState)
@@ -151,9 +261,25 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       fillLeaves(opts.outputs, results.slice(e.nOutputs));
     }
     return fillTemplate(e.template, results.slice(0, e.nOutputs)) as R;
-  };
-  stats.set(compiled, st);
-  return compiled;
+  }
+
+  const out = Object.assign(compiled, {
+    dispose(): void {
+      for (const g of graphs.values()) g.graph?.destroy();
+      graphs.clear();
+      cache.clear();
+      graphsFreed.unregister(out);
+    },
+  });
+  graphsFreed.register(out, graphs, out);
+  stats.set(out, st);
+  return out;
+}
+
+/** Per input leaf: whether its argument is donated. */
+function donated(args: unknown[], argnums: readonly number[] | undefined): boolean[] {
+  if (!argnums?.length) return treeLeaves(args).map(() => false);
+  return args.flatMap((a, k) => treeLeaves(a).map(() => argnums.includes(k)));
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {

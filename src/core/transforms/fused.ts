@@ -1,5 +1,7 @@
 // The 'fused' primitive: a chain of elementwise ops that compile() merged into one node.
 // Its params are a small program over input slots, which backends render into one loop.
+// A row program (`rows`) also holds reductions over the last axis: its values have the
+// full shape F (the inputs broadcast together) or, marked `row`, F with the last axis 1.
 // The transforms re-expand the program into its original primitives, so gradients, jvps
 // and vmaps of a fused node are exactly those of the unfused subgraph.
 import { Array } from '../array.js';
@@ -18,13 +20,34 @@ export interface FusedOp {
   args: number[];
   dtype: DTypeName;
   params: unknown;
+  /** In a row program: the value has one element per row (shape F with the last axis 1). */
+  row?: boolean;
 }
 
 export interface FusedParams {
   nInputs: number;
   ops: FusedOp[];
-  /** The values the node outputs, in order; all have the node's (broadcast) shape. */
+  /** The values the node outputs, in order; all have the node's (broadcast) shape, or per row in a row program. */
   outputs: number[];
+  /** A row program: reductions over the last axis (ROW_REDUCTIONS) among the ops. */
+  rows?: boolean;
+}
+
+/** The reductions a row program may hold (over the last axis, keeping it as size 1). */
+export const ROW_REDUCTIONS: ReadonlySet<string> = new Set(['sum', 'max', 'min', 'prod']);
+
+/** The output shapes of a fused node over inputs of `inShapes` (compile's shapeless replays). */
+export function fusedOutputShapes(inShapes: (readonly number[])[], p: FusedParams): number[][] {
+  const full = broadcastShapes('compile', ...inShapes);
+  return p.outputs.map((v) => (v >= p.nInputs ? shapeOfOp(p.ops[v - p.nInputs], full) : [...full]));
+}
+
+/** A value's shape in a program whose full shape is `full`. */
+const shapeOfOp = (op: FusedOp, full: readonly number[]): number[] => (op.row ? [...full.slice(0, -1), 1] : [...full]);
+
+/** The full shape of a node: its inputs broadcast together (row programs), else its outputs' shape. */
+function fullShape(p: FusedParams, inputs: Array[], outputs: Array[]): readonly number[] {
+  return p.rows ? broadcastShapes('fused', ...inputs.map((x) => x.shape)) : outputs[0].shape;
 }
 
 function primOf(name: string): Primitive {
@@ -41,7 +64,7 @@ function expand(inputs: Array[], p: FusedParams, shape: readonly number[], strea
   const vals = [...inputs];
   for (const op of p.ops) {
     const k = vals.length;
-    vals.push(known?.get(k) ?? bind1(primOf(op.prim), op.args.map((a) => vals[a]), op.params, { shape, dtype: dtypes[op.dtype] }, stream));
+    vals.push(known?.get(k) ?? bind1(primOf(op.prim), op.args.map((a) => vals[a]), op.params, { shape: shapeOfOp(op, shape), dtype: dtypes[op.dtype] }, stream));
   }
   return vals;
 }
@@ -52,7 +75,7 @@ export const Fused: Primitive<FusedParams> = definePrimitive<FusedParams>({
   name: 'fused',
   // Reverse mode through the expanded ops, accumulating cotangents per value.
   vjp: (cts, { inputs, outputs, params: p }) => {
-    const vals = expand(inputs, p, outputs[0].shape, outputs[0].stream, outputsKnown(p, outputs));
+    const vals = expand(inputs, p, fullShape(p, inputs, outputs), outputs[0].stream, outputsKnown(p, outputs));
     const grads: (Array | null)[] = vals.map(() => null);
     const accumulate = (k: number, g: Array) => {
       const x = vals[k];
@@ -73,7 +96,7 @@ export const Fused: Primitive<FusedParams> = definePrimitive<FusedParams>({
   },
   // Forward mode: a value's tangent is null (zero) until some input's tangent reaches it.
   jvp: (tangents, { inputs, outputs, params: p }) => {
-    const vals = expand(inputs, p, outputs[0].shape, outputs[0].stream, outputsKnown(p, outputs));
+    const vals = expand(inputs, p, fullShape(p, inputs, outputs), outputs[0].stream, outputsKnown(p, outputs));
     const tans: (Array | null)[] = [...tangents, ...p.ops.map(() => null)];
     p.ops.forEach((op, j) => {
       const ts = op.args.map((a) => tans[a]);
@@ -94,7 +117,9 @@ export const Fused: Primitive<FusedParams> = definePrimitive<FusedParams>({
       const xs = op.args.map((a) => vals[a]), xa = op.args.map((a) => ax[a]);
       const prim = primOf(op.prim);
       if (xa.every((a) => a === null)) {
-        const shape = broadcastShapes('fused', ...xs.map((x) => x.shape));
+        const shape = ROW_REDUCTIONS.has(op.prim) && p.rows
+          ? xs[0].shape.map((d, i) => ((op.params as { axes: number[] }).axes.includes(i) ? 1 : d))
+          : broadcastShapes('fused', ...xs.map((x) => x.shape));
         vals.push(bind1(prim, xs, op.params, { shape, dtype: dtypes[op.dtype] }, stream));
         ax.push(null);
         continue;

@@ -11,6 +11,7 @@ import { broadcastShapes } from '../ops/util.js';
 import { unaryPrimitives } from '../ops/unary.js';
 import { binaryPrimitives } from '../ops/binary.js';
 import { reducePrimitives } from '../ops/reduce.js';
+import { fusedOutputShapes, type FusedParams } from './fused.js';
 
 export interface TapeNode {
   prim: Primitive;
@@ -181,7 +182,8 @@ const reshapeRule: ShapeRule = ([x], _p, t) => {
 const transposeRule: ShapeRule = ([x], p) => [(p as { axes: number[] }).axes.map((a) => x[a])];
 
 function shapeRule(name: string): ShapeRule | null {
-  if (isElementwise(name) || name === 'fused') return elementwiseRule;
+  if (name === 'fused') return (ins, p) => fusedOutputShapes(ins, p as FusedParams); // row programs have per-row outputs
+  if (isElementwise(name)) return elementwiseRule;
   if (name in reducePrimitives) return reductionRule;
   if (name === 'reshape') return reshapeRule;
   if (name === 'transpose') return transposeRule;

@@ -6,6 +6,7 @@ import type { Array } from '../../core/index.js';
 import { Module, Embedding, Linear, RMSNorm } from '../../nn/index.js';
 import { KVCache, QuantizedKVCache, RotatingKVCache, createAttentionMask, type CacheOptions, type QuantizedArrays } from '../cache.js';
 import { Positions, ropeSettings } from '../rope.js';
+import { StaticKVCache } from '../static-cache.js';
 import { scaledDotProductAttention as fastAttention } from '../../fast/attention.js';
 
 export type ModelConfig = Record<string, unknown>;
@@ -192,6 +193,7 @@ export function checkInputs(model: string, inputs: Array, cache: readonly KVCach
 /** Where this call's tokens sit, from the first cache (all layers share offset and padding). */
 export function positionsFor(cache: readonly KVCache[] | undefined, L: number): Positions {
   const c = cache?.[0];
+  if (c instanceof StaticKVCache) return c.positions(L); // maybe a device array (compiled steps)
   return new Positions(c?.offset ?? 0, L, c?.leftPadding ?? null);
 }
 

@@ -10,7 +10,14 @@ const decls = {
     'uint64_t beta, uint64_t C, int Ctype, int ldc, int64_t strideC, int batchCount, int computeType, int algo)',
 } as const;
 
-export type Cublas = Record<keyof typeof decls, CFn>;
+// Bound apart: a cuBLAS without them still runs strided-batched GEMMs (matmul.ts checks).
+const optional = {
+  cublasGemmEx: 'int cublasGemmEx(uint64_t handle, int transa, int transb, int m, int n, int k, ' +
+    'uint64_t alpha, uint64_t A, int Atype, int lda, uint64_t B, int Btype, int ldb, uint64_t beta, uint64_t C, int Ctype, int ldc, int computeType, int algo)',
+  cublasSetWorkspace: 'int cublasSetWorkspace_v2(uint64_t handle, uint64_t workspace, size_t bytes)',
+} as const;
+
+export type Cublas = Record<keyof typeof decls, CFn> & Partial<Record<keyof typeof optional, CFn>>;
 
 /** cudaDataType, cublasComputeType_t, cublasOperation_t and cublasGemmAlgo_t values. */
 export const CUBLAS = {
@@ -30,7 +37,11 @@ export function loadCublas(): Cublas | { error: string } {
   const opened = openLibrary(names);
   if ('error' in opened) return { error: `cuBLAS missing (libcublas.so; set LATHE_CUDA_LIB_DIR to its folder): ${opened.error}` };
   try {
-    cublas = bind(opened.lib, decls) as Cublas;
+    const c = bind(opened.lib, decls) as Cublas;
+    for (const [name, proto] of Object.entries(optional) as [keyof typeof optional, string][]) {
+      try { c[name] = opened.lib.func(proto) as CFn; } catch { /* older cuBLAS: strided-batched only */ }
+    }
+    cublas = c;
     return cublas;
   } catch (e) {
     return { error: `cuBLAS at ${opened.path} is unusable: ${(e as Error).message}` };

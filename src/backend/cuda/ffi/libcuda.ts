@@ -24,6 +24,7 @@ const decls = {
   cuModuleLoadData: 'int cuModuleLoadData(_Out_ uint64_t *module, const uint8_t *image)',
   cuModuleGetFunction: 'int cuModuleGetFunction(_Out_ uint64_t *fn, uint64_t module, const char *name)',
   cuLaunchKernel: 'int cuLaunchKernel(uint64_t fn, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz, uint32_t sharedBytes, uint64_t stream, uint64_t params, uint64_t extra)',
+  cuFuncSetAttribute: 'int cuFuncSetAttribute(uint64_t fn, int attribute, int value)',
   cuStreamCreate: 'int cuStreamCreate(_Out_ uint64_t *stream, uint32_t flags)',
   cuStreamSynchronize: 'int cuStreamSynchronize(uint64_t stream)',
   cuEventCreate: 'int cuEventCreate(_Out_ uint64_t *event, uint32_t flags)',
@@ -35,7 +36,22 @@ const decls = {
   cuGetErrorString: 'int cuGetErrorString(int error, _Out_ const char **text)',
 } as const;
 
-export type Driver = Record<keyof typeof decls, CFn> & { cuEventElapsedTime: CFn };
+// CUDA graphs (stream capture, instantiate, launch), bound apart: a driver without them
+// still runs everything else, and compile() then says why it cannot capture.
+const graphDecls = {
+  cuStreamBeginCapture: 'int cuStreamBeginCapture_v2(uint64_t stream, int mode)',
+  cuStreamEndCapture: 'int cuStreamEndCapture(uint64_t stream, _Out_ uint64_t *graph)',
+  cuStreamIsCapturing: 'int cuStreamIsCapturing(uint64_t stream, _Out_ int *status)',
+  cuGraphInstantiate: 'int cuGraphInstantiateWithFlags(_Out_ uint64_t *exec, uint64_t graph, uint64_t flags)',
+  cuGraphLaunch: 'int cuGraphLaunch(uint64_t exec, uint64_t stream)',
+  cuGraphExecDestroy: 'int cuGraphExecDestroy(uint64_t exec)',
+  cuGraphDestroy: 'int cuGraphDestroy(uint64_t graph)',
+  cuGraphGetNodes: 'int cuGraphGetNodes(uint64_t graph, uint64_t nodes, _Inout_ uint64_t *count)',
+} as const;
+
+export type GraphDriver = Record<keyof typeof graphDecls, CFn>;
+
+export type Driver = Record<keyof typeof decls, CFn> & { cuEventElapsedTime: CFn; graphs: GraphDriver | { error: string } };
 
 export const CU = {
   SUCCESS: 0,
@@ -47,6 +63,13 @@ export const CU = {
   STREAM_NON_BLOCKING: 1,
   EVENT_DEFAULT: 0,
   EVENT_DISABLE_TIMING: 2,
+  /** cuFuncSetAttribute: dynamic shared memory a kernel may ask for beyond the 48 KiB default. */
+  FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: 8,
+  /** cuStreamBeginCapture modes: RELAXED lets other threads' and unsafe calls through (allocation may happen during capture). */
+  CAPTURE_MODE_RELAXED: 2,
+  CAPTURE_STATUS_NONE: 0,
+  ERROR_STREAM_CAPTURE_UNSUPPORTED: 900,
+  ERROR_STREAM_CAPTURE_INVALIDATED: 901,
 } as const;
 
 /** An error from a CUDA library call; `code` is the library's status. */
@@ -66,6 +89,8 @@ export function loadDriver(): Driver | { error: string } {
     // CUDA 13 renamed the event timer; older drivers only have the first name.
     try { d.cuEventElapsedTime = opened.lib.func('int cuEventElapsedTime_v2(_Out_ float *ms, uint64_t start, uint64_t end)') as CFn; }
     catch { d.cuEventElapsedTime = opened.lib.func('int cuEventElapsedTime(_Out_ float *ms, uint64_t start, uint64_t end)') as CFn; }
+    try { d.graphs = bind(opened.lib, graphDecls) as GraphDriver; }
+    catch (e) { d.graphs = { error: `libcuda at ${opened.path} lacks the CUDA graph API: ${(e as Error).message}` }; }
     driver = d;
     return d;
   } catch (e) {

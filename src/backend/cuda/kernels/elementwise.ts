@@ -132,7 +132,18 @@ export interface LoopSpec {
    * non-scalar input is dense and every pointer 16-byte aligned (1: scalar accesses).
    */
   vec?: number;
+  /** Packs per thread step in packed loops (default `ewTuning.unroll`). */
+  unroll?: number;
 }
+
+/**
+ * Launch shape of packed loops: packs per thread step, and the grid's cap in blocks of 256
+ * per SM (0: no cap, each thread does one step). Measured on an H200 (bench/gpu/variants.ts,
+ * 2^26 elements): one step of two packs per thread, as torch's launch, reaches torch's
+ * bandwidth (add f32 200 -> 190 µs, exp bf16 79 -> 68 µs against a grid-stride loop capped
+ * at 8 blocks per SM); more packs per step lose a little again.
+ */
+export const ewTuning = { unroll: 2, perSm: 0 };
 
 /** Elements per packed access: 16 bytes of the widest dense operand (1 when any input is strided). */
 export function vectorWidth(ins: EwInput[], outs: readonly DType[]): number {
@@ -173,22 +184,31 @@ ${loads.join('\n')}
     ${s.body}
   }`;
   // Packed: each step moves V elements of every dense operand; inside, out<m> and i are
-  // shadowed by the pack and the lane, so the same body writes into registers.
+  // shadowed by the pack and the lane, so the same body writes into registers. U packs per
+  // thread step (all loads issued before any compute: more bytes in flight), then single
+  // packs for the rest.
   const full = ids.filter((k) => s.ins[k].mode === 'full');
-  const packed = V === 1 ? '' : `
-  const ${I} nv = n / ${V};
-  for (${I} iv = (${I})blockIdx.x * blockDim.x + threadIdx.x; iv < nv; iv += step) {
-${full.map((k) => `    const Pack<${T(k)}, ${V}> p${k} = ((const Pack<${T(k)}, ${V}>*)a${k})[iv];`).join('\n')}
-${s.outs.map((d, m) => `    Pack<${stype(d)}, ${V}> q${m};`).join('\n')}
-    {
-${s.outs.map((d, m) => `      ${stype(d)}* const out${m} = q${m}.v;`).join('\n')}
+  const U = Math.max(1, s.unroll ?? ewTuning.unroll);
+  // Loads, then computes, then stores: every load is issued before the first store.
+  const packStep = (us: number[]) => `
+${us.map((u) => full.map((k) => `    const Pack<${T(k)}, ${V}> p${k}_${u} = ((const Pack<${T(k)}, ${V}>*)a${k})[iv + ${u} * step];`).join('\n')).join('\n')}
+${us.map((u) => s.outs.map((d, m) => `    Pack<${stype(d)}, ${V}> q${m}_${u};`).join('\n')).join('\n')}
+${us.map((u) => `    {
+${s.outs.map((d, m) => `      ${stype(d)}* const out${m} = q${m}_${u}.v;`).join('\n')}
 #pragma unroll
       for (int i = 0; i < ${V}; i++) {
-${full.map((k) => `        const ${C(k)} x${k} = ${L(k, `p${k}.v[i]`)};`).join('\n')}
+${full.map((k) => `        const ${C(k)} x${k} = ${L(k, `p${k}_${u}.v[i]`)};`).join('\n')}
         ${s.body}
       }
-    }
-${s.outs.map((d, m) => `    ((Pack<${stype(d)}, ${V}>*)out${m})[iv] = q${m};`).join('\n')}
+    }`).join('\n')}
+${us.map((u) => s.outs.map((d, m) => `    ((Pack<${stype(d)}, ${V}>*)out${m})[iv + ${u} * step] = q${m}_${u};`).join('\n')).join('\n')}`;
+  const lanes = Array.from({ length: U }, (_, u) => u);
+  const packed = V === 1 ? '' : `
+  const ${I} nv = n / ${V};
+  ${I} iv = (${I})blockIdx.x * blockDim.x + threadIdx.x;${U > 1 ? `
+  for (; iv + ${U - 1} * step < nv; iv += ${U} * step) {${packStep(lanes)}
+  }` : ''}
+  for (; iv < nv; iv += step) {${packStep([0])}
   }`;
   const source = `${PRELUDE}
 extern "C" __global__ void __launch_bounds__(256) ${name}(${params.join(', ')}) {
@@ -201,12 +221,64 @@ ${scalarLoop(V === 1 ? `(${I})blockIdx.x * blockDim.x + threadIdx.x` : `nv * ${V
 }
 
 /** A loop writing one output: `expr` (over x0, x1, ...) is the value stored, in `stype(out)`. */
-export function renderElementwise(name: string, s: { expr: string; ins: EwInput[]; out: DType; nd: number; wide: boolean; vec?: number }): KernelSource {
-  return renderLoop(name, { ins: s.ins, outs: [s.out], body: `out0[i] = ${s.expr};`, nd: s.nd, wide: s.wide, vec: s.vec });
+export function renderElementwise(name: string, s: { expr: string; ins: EwInput[]; out: DType; nd: number; wide: boolean; vec?: number; unroll?: number }): KernelSource {
+  return renderLoop(name, { ins: s.ins, outs: [s.out], body: `out0[i] = ${s.expr};`, nd: s.nd, wide: s.wide, vec: s.vec, unroll: s.unroll });
 }
 
 /** One operand of a loop. */
 export interface EwOperand { arg: CudaArg; raw?: boolean }
+
+// Host time matters here (every elementwise op comes through): the common layout (each
+// operand dense at the output's shape, or a single scalar) skips the axis arithmetic, and its
+// loaded loops are found by a number instead of a layout string.
+const fastLoops = new Map<string, Map<number, bigint>>();
+let fastGeneration = -1;
+const dtypeIds = new Map<DType, number>();
+function dtypeId(d: DType): number {
+  let id = dtypeIds.get(d);
+  if (id === undefined) { id = dtypeIds.size; dtypeIds.set(d, id); }
+  return id;
+}
+
+/** The loop for dense-or-scalar operands, or null when some operand is strided (or there are too many to code). */
+function fastLoop(ctx: CudaContext, key: string, render: (ins: EwInput[], nd: number, wide: boolean, vec: number) => KernelSource,
+  ops: EwOperand[], outs: CudaBuffer[], n: number, outDtypes: readonly DType[]): { fn: bigint; vec: number } | null {
+  if (ops.length > 6) return null;
+  let code = 0, widest = 1, aligned = true, wide = n > WIDE;
+  for (const d of outDtypes) if (d.size > widest) widest = d.size;
+  for (const o of outs) if ((o.ptr & 15n) !== 0n) aligned = false;
+  for (const o of ops) {
+    const size = sizeOf(o.arg.shape);
+    if (size !== 1 && size !== n) return null;
+    const dense = size !== 1; // as runLoop's modes: a single element is a scalar, even when n is 1
+    if (dense) {
+      if (o.arg.dtype.size > widest) widest = o.arg.dtype.size;
+      if ((o.arg.buf.ptr & 15n) !== 0n) aligned = false;
+    }
+    code = code * 128 + dtypeId(o.arg.dtype) * 4 + (dense ? 2 : 0) + (o.raw ? 1 : 0);
+  }
+  const vec = aligned ? Math.max(1, 16 / widest) : 1;
+  code = ((code * 2 + (wide ? 1 : 0)) * 32 + vec) * 16 + Math.min(15, ewTuning.unroll);
+  if (fastGeneration !== ctx.kernels.generation) { fastLoops.clear(); fastGeneration = ctx.kernels.generation; }
+  let byCode = fastLoops.get(key);
+  if (!byCode) { byCode = new Map(); fastLoops.set(key, byCode); }
+  let fn = byCode.get(code);
+  if (fn === undefined) {
+    const ins: EwInput[] = ops.map((o) => ({ dtype: o.arg.dtype, mode: sizeOf(o.arg.shape) === 1 ? 'scalar' : 'full', raw: o.raw }));
+    const layout = `${ins.map((x) => `${x.dtype.name}:${x.mode}${x.raw ? ':raw' : ''}`).join(',')}|1|${wide}|v${vec}|u${ewTuning.unroll}`;
+    fn = ctx.kernels.get(`${key}|${layout}`, () => render(ins, 1, wide, vec));
+    byCode.set(code, fn);
+  }
+  return { fn, vec };
+}
+
+/** Blocks of 256 for a loop over n elements in packs of `vec`: grid-stride, capped per SM (see ewTuning). */
+function loopGrid(ctx: CudaContext, n: number, vec: number): number {
+  if (vec === 1) return ctx.rt.gridFor(n);
+  const packs = Math.ceil(n / vec);
+  if (ewTuning.perSm === 0) return Math.max(1, Math.min(Math.ceil(packs / (256 * Math.max(1, ewTuning.unroll))), 2 ** 31 - 1));
+  return ctx.rt.gridFor(packs, 256, ewTuning.perSm);
+}
 
 /**
  * Launches a loop over `outShape` reading `ops` (broadcast) and writing `outs` (dense, of `outDtypes`).
@@ -216,6 +288,15 @@ export function runLoop(ctx: CudaContext, key: string, render: (ins: EwInput[], 
   ops: EwOperand[], outs: CudaBuffer[], outShape: readonly number[], outDtypes: readonly DType[]): void {
   const n = sizeOf(outShape);
   if (n === 0) return;
+  const fast = fastLoop(ctx, key, render, ops, outs, n, outDtypes);
+  if (fast) {
+    const a = ctx.rt.args.reset();
+    for (const o of outs) a.ptr(o.ptr);
+    for (const o of ops) a.ptr(o.arg.buf.ptr);
+    a.idx(n, n > WIDE);
+    ctx.rt.launch(fast.fn, [loopGrid(ctx, n, fast.vec), 1, 1], [256, 1, 1]);
+    return;
+  }
   const c = collapse(outShape, ops.map((o) => broadcastStrides(o.arg.shape, outShape)));
   const ins: EwInput[] = ops.map((o, k) => {
     const size = sizeOf(o.arg.shape);
@@ -226,7 +307,7 @@ export function runLoop(ctx: CudaContext, key: string, render: (ins: EwInput[], 
   const nd = c.shape.length;
   const aligned = [...outs.map((o) => o.ptr), ...ops.filter((_, k) => ins[k].mode === 'full').map((o) => o.arg.buf.ptr)].every((p) => (p & 15n) === 0n);
   const vec = aligned ? vectorWidth(ins, outDtypes) : 1;
-  const layout = `${ins.map((x) => `${x.dtype.name}:${x.mode}${x.raw ? ':raw' : ''}`).join(',')}|${nd}|${isWide}|v${vec}`;
+  const layout = `${ins.map((x) => `${x.dtype.name}:${x.mode}${x.raw ? ':raw' : ''}`).join(',')}|${nd}|${isWide}|v${vec}|u${ewTuning.unroll}`;
   const fn = ctx.kernels.get(`${key}|${layout}`, () => render(ins, nd, isWide, vec));
   const a = ctx.rt.args.reset();
   for (const o of outs) a.ptr(o.ptr);
@@ -236,26 +317,54 @@ export function runLoop(ctx: CudaContext, key: string, render: (ins: EwInput[], 
     ins.forEach((x, k) => { if (x.mode === 'strided') a.vec(c.strides[k], isWide); });
   }
   a.idx(n, isWide);
-  ctx.rt.launch(fn, [ctx.rt.gridFor(Math.ceil(n / vec)), 1, 1], [256, 1, 1]);
+  ctx.rt.launch(fn, [loopGrid(ctx, n, vec), 1, 1], [256, 1, 1]);
 }
+
+const ewKey = (expr: string, outDtype: DType) => `ew|${expr}|${outDtype.name}`;
 
 /** Runs `expr` (the stored value, over x0, x1, ...) with operands broadcast to `outShape`, writing `out`. */
 export function runElementwise(ctx: CudaContext, tag: string, expr: string, ops: EwOperand[], out: CudaBuffer, outShape: readonly number[], outDtype: DType): void {
-  runLoop(ctx, `ew|${expr}|${outDtype.name}`, (ins, nd, wide, vec) => renderElementwise(`ew_${tag}`, { expr, ins, out: outDtype, nd, wide, vec }), ops, [out], outShape, [outDtype]);
+  runKeyed(ctx, ewKey(expr, outDtype), tag, expr, ops, out, outShape, outDtype);
+}
+
+function runKeyed(ctx: CudaContext, key: string, tag: string, expr: string, ops: EwOperand[], out: CudaBuffer, outShape: readonly number[], outDtype: DType): void {
+  runLoop(ctx, key, (ins, nd, wide, vec) => renderElementwise(`ew_${tag}`, { expr, ins, out: outDtype, nd, wide, vec }), ops, [out], outShape, [outDtype]);
+}
+
+/** The expression and cache key of an op per (input dtype, output dtype), made once. */
+function memo(make: (d: DType, out: DType) => string): (d: DType, out: DType) => { expr: string; key: string } {
+  const byIn = new Map<DType, Map<DType, { expr: string; key: string }>>();
+  return (d, out) => {
+    let byOut = byIn.get(d);
+    if (!byOut) { byOut = new Map(); byIn.set(d, byOut); }
+    let e = byOut.get(out);
+    if (!e) { const expr = make(d, out); e = { expr, key: ewKey(expr, out) }; byOut.set(out, e); }
+    return e;
+  };
 }
 
 // ---------------------------------------------------------------- kernels
 
-const unaryKernel = (name: string): CudaKernel => ([x], [out], params, ctx) => {
-  const o = ctx.alloc(out);
-  runElementwise(ctx, name, store(unaryCuda[name]('x0', x.dtype, (params ?? {}) as Record<string, unknown>), out.dtype), [{ arg: x }], o, out.shape, out.dtype);
-  return [o];
+const unaryKernel = (name: string): CudaKernel => {
+  const plain = memo((d, out) => store(unaryCuda[name]('x0', d, {}), out));
+  return ([x], [out], params, ctx) => {
+    const o = ctx.alloc(out);
+    const p = (params ?? {}) as Record<string, unknown>;
+    // Ops with parameters (round's decimals) render per call; the rest come from the memo.
+    const e = Object.keys(p).length ? { expr: store(unaryCuda[name]('x0', x.dtype, p), out.dtype), key: '' } : plain(x.dtype, out.dtype);
+    runKeyed(ctx, e.key || ewKey(e.expr, out.dtype), name, e.expr, [{ arg: x }], o, out.shape, out.dtype);
+    return [o];
+  };
 };
 
-const binaryKernel = (name: string): CudaKernel => ([a, b], [out], _p, ctx) => {
-  const o = ctx.alloc(out);
-  runElementwise(ctx, name, store(binaryCuda[name]('x0', 'x1', a.dtype), out.dtype), [{ arg: a }, { arg: b }], o, out.shape, out.dtype);
-  return [o];
+const binaryKernel = (name: string): CudaKernel => {
+  const exprs = memo((d, out) => store(binaryCuda[name]('x0', 'x1', d), out));
+  return ([a, b], [out], _p, ctx) => {
+    const o = ctx.alloc(out);
+    const e = exprs(a.dtype, out.dtype);
+    runKeyed(ctx, e.key, name, e.expr, [{ arg: a }, { arg: b }], o, out.shape, out.dtype);
+    return [o];
+  };
 };
 
 const table: Record<string, CudaKernel> = {};

@@ -1,7 +1,9 @@
-// Matrix products. Float dtypes go to cuBLAS (strided-batched GEMM: fp32, optionally TF32,
-// fp16 and bf16 with fp32 accumulation); integers and bools use a small tiled kernel that
-// wraps like C integers. Row-major products are computed as the column-major product
-// C^T = B^T A^T, so no operand is transposed.
+// Matrix products. Float dtypes go to cuBLAS (fp32, optionally TF32, fp16 and bf16 with fp32
+// accumulation): cublasGemmEx for one product and strided-batched GEMMs for several, with a
+// 32 MiB workspace, as torch calls it on Hopper (so cuBLAS picks the same kernels, split-K
+// ones included); integers and bools use a small tiled kernel that wraps like C integers.
+// Row-major products are computed as the column-major product C^T = B^T A^T, so no operand
+// is transposed.
 import type { DType } from '../../../core/dtype.js';
 import type { KernelSource } from '../compiler.js';
 import { registerCudaKernels, CudaKernel, CudaArg, CudaContext, cudaBackend } from '../backend.js';
@@ -13,8 +15,29 @@ import { copyStrided } from './copy.js';
 import { broadcastStrides, sizeOf } from './layout.js';
 import type { MatmulParams } from '../../../core/ops/matmul.js';
 
-interface Blas { lib: Cublas; handle: bigint; alpha: bigint; beta: bigint }
+interface Blas { lib: Cublas; handle: bigint; alpha: bigint; beta: bigint; workspace: { ptr: bigint; bytes: number } }
 let blas: Blas | null = null;
+
+/** Choices bench/gpu/variants.ts compares. */
+export const matmulTuning = {
+  /** One product (batch 1) through cublasGemmEx instead of strided-batched with batch 1. */
+  gemmEx: true,
+  /** Bytes of the cuBLAS workspace lathe sets (0: leave cuBLAS's own); torch sets 32 MiB on Hopper. */
+  workspace: 32 << 20,
+};
+
+/** Gives cuBLAS a workspace of `bytes` (its own memory, outside the allocator, as torch's). */
+function setWorkspace(rt: Runtime, b: Blas, bytes: number): void {
+  if (b.workspace.bytes === bytes || !b.lib.cublasSetWorkspace) return;
+  const d = rt.driver;
+  if (b.workspace.ptr) { rt.synchronize(); d.cuMemFree(b.workspace.ptr); b.workspace = { ptr: 0n, bytes: 0 }; }
+  if (bytes > 0) {
+    const p = new BigUint64Array(1);
+    if (d.cuMemAlloc(p, bytes) !== 0) return; // no memory to spare: cuBLAS's default stays
+    b.workspace = { ptr: p[0], bytes };
+  }
+  b.lib.cublasSetWorkspace(b.handle, b.workspace.ptr, b.workspace.bytes);
+}
 
 function cublas(rt: Runtime): Blas {
   if (blas) return blas;
@@ -28,7 +51,7 @@ function cublas(rt: Runtime): Blas {
   const k = getKoffi()!;
   const scalars = k.alloc('float', 2) as bigint;
   new Float32Array(k.view(scalars, 8)).set([1, 0]);
-  blas = { lib, handle: h[0], alpha: scalars, beta: scalars + 4n };
+  blas = { lib, handle: h[0], alpha: scalars, beta: scalars + 4n, workspace: { ptr: 0n, bytes: 0 } };
   return blas;
 }
 
@@ -51,19 +74,26 @@ export interface GemmArgs {
   accumulate?: boolean;
 }
 
-/** One strided-batched GEMM through cuBLAS on the backend's stream. */
+/** One strided-batched GEMM through cuBLAS on the backend's stream (cublasGemmEx when batch is 1). */
 export function gemm(rt: Runtime, g: GemmArgs): void {
-  const { lib, handle, alpha, beta } = cublas(rt);
+  const b = cublas(rt);
+  const { lib, handle, alpha, beta } = b;
+  setWorkspace(rt, b, matmulTuning.workspace);
   const t = cudaType[g.dtype.name], tc = cudaType[(g.cDtype ?? g.dtype).name];
   if (t === undefined || tc === undefined) throw new Error(`[matmul] cuBLAS GEMMs take float16, bfloat16 or float32, got ${g.dtype.name}`);
   const compute = g.dtype.name === 'float32' && cudaBackend.allowTF32 ? CUBLAS.COMPUTE_32F_FAST_TF32 : CUBLAS.COMPUTE_32F;
   // Column-major view: C^T (N x M) = op(B)^T (N x K) op(A)^T (K x M).
   const opB = g.transB ? CUBLAS.OP_T : CUBLAS.OP_N, opA = g.transA ? CUBLAS.OP_T : CUBLAS.OP_N;
   const ldb = g.ldb ?? (g.transB ? g.K : g.N), lda = g.lda ?? (g.transA ? g.M : g.K);
-  const status = lib.cublasGemmStridedBatchedEx(handle, opB, opA, g.N, g.M, g.K, alpha,
-    g.b, t, ldb, g.strideB, g.a, t, lda, g.strideA, g.accumulate ? alpha : beta, g.c, tc, g.ldc ?? g.N, g.strideC, g.batch, compute, CUBLAS.GEMM_DEFAULT) as number;
+  const one = g.batch === 1 && matmulTuning.gemmEx && lib.cublasGemmEx;
+  // Handles and pointers go to koffi as numbers (converted faster than BigInts; all fit in 53 bits).
+  const status = (one
+    ? lib.cublasGemmEx!(Number(handle), opB, opA, g.N, g.M, g.K, Number(alpha), Number(g.b), t, ldb, Number(g.a), t, lda,
+      Number(g.accumulate ? alpha : beta), Number(g.c), tc, g.ldc ?? g.N, compute, CUBLAS.GEMM_DEFAULT)
+    : lib.cublasGemmStridedBatchedEx(handle, opB, opA, g.N, g.M, g.K, alpha,
+      g.b, t, ldb, g.strideB, g.a, t, lda, g.strideA, g.accumulate ? alpha : beta, g.c, tc, g.ldc ?? g.N, g.strideC, g.batch, compute, CUBLAS.GEMM_DEFAULT)) as number;
   if (status !== 0)
-    throw new Error(`[matmul] cublasGemmStridedBatchedEx failed for (${g.batch}, ${g.M}, ${g.K}) @ (${g.K}, ${g.N}) ${g.dtype.name}: ${String(lib.cublasGetStatusString(status))} (${status})`);
+    throw new Error(`[matmul] ${one ? 'cublasGemmEx' : 'cublasGemmStridedBatchedEx'} failed for (${g.batch}, ${g.M}, ${g.K}) @ (${g.K}, ${g.N}) ${g.dtype.name}: ${String(lib.cublasGetStatusString(status))} (${status})`);
 }
 
 export function renderIntGemm(name: string, d: DType): KernelSource {

@@ -14,6 +14,7 @@ import { registerCudaKernels, CudaKernel, CudaArg, CudaContext, CudaBuffer } fro
 import { PRELUDE, ctype, stype, load, store, lowest, highest } from './ctypes.js';
 import { copyStrided } from './copy.js';
 import { rowStrides, sizeOf, WIDE } from './layout.js';
+import { check, CU } from '../ffi/libcuda.js';
 
 /** An associative, commutative combine with its identity, as CUDA C over two names. */
 interface Monoid {
@@ -291,7 +292,7 @@ const argKernel = (isMax: boolean): CudaKernel => ([x], [out], { axis }: ArgRedu
 
 // ---------------------------------------------------------------- logsumexp and softmax
 
-export type SoftmaxVariant = Variant | 'cached';
+export type SoftmaxVariant = Variant | 'cached' | 'staged';
 
 export interface SoftmaxSpec {
   kind: 'logsumexp' | 'softmax';
@@ -299,7 +300,7 @@ export interface SoftmaxSpec {
   input: DType;
   output: DType;
   wide: boolean;
-  /** 'cached': elements per thread, kept in registers, and threads per block (one block per row). */
+  /** 'cached': elements per thread, kept in registers, and threads per block (one block per row). 'staged': 16-byte packs per thread. */
   items?: number;
   threads?: number;
 }
@@ -312,6 +313,7 @@ export interface SoftmaxSpec {
  * 'cached' keeps a row in registers, so softmax reads it once.
  */
 export function renderSoftmax(name: string, s: SoftmaxSpec): KernelSource {
+  if (s.variant === 'staged') return renderSoftmaxStaged(name, s);
   const I = s.wide ? 'i64' : 'i32';
   const cols = s.variant === 'cols';
   const max = (a: string, b: string) => `((${b} > ${a} || ${b} != ${b}) ? ${b} : ${a})`;
@@ -397,24 +399,126 @@ ${body}
 }
 
 /**
+ * Softmax of rows too long for registers alone (8 K to 32 K floats, 64 K halves), reading
+ * each row once: one persistent block of 1024 threads per SM keeps its current row in
+ * shared memory (each thread its own 16-byte packs, so the row needs no barrier) while the
+ * next row's loads are already in flight into registers. So the SM always has a row's worth
+ * of reads outstanding while it reduces and writes the current one: 1 read + 1 write of the
+ * data (the streaming variant reads it twice). Needs n a multiple of the pack (16 bytes) and
+ * aligned rows; the row is `items` packs per thread, in pack order p * 1024 + thread.
+ */
+function renderSoftmaxStaged(name: string, s: SoftmaxSpec): KernelSource {
+  const T = 1024, P = s.items!;
+  const IN = stype(s.input), V = 16 / s.input.size;
+  const f32 = s.input.name === 'float32';
+  const max = (a: string, b: string) => `((${b} > ${a} || ${b} != ${b}) ? ${b} : ${a})`;
+  const ld = (ref: string) => load(ref, s.input);
+  const lanes = (body: string) => `#pragma unroll
+    for (int p = 0; p < ${P}; p++) {
+      if (p * ${T} + tid < np) {
+#pragma unroll
+        for (int k = 0; k < ${V}; k++) { ${body} }
+      }
+    }`;
+  const allReduce = (v: string, sh: string, merge: (a: string, b: string) => string) => `for (int off = 16; off > 0; off >>= 1) { const float o = __shfl_xor_sync(LATHE_ALL, ${v}, off); ${v} = ${merge(v, 'o')}; }
+    if (lane == 0) ${sh}[warp] = ${v};
+    __syncthreads();
+    ${v} = ${sh}[0];
+#pragma unroll
+    for (int w = 1; w < ${T / 32}; w++) ${v} = ${merge(v, `${sh}[w]`)};`;
+  // OUT packs: V outputs per thread step; their width is V * sizeof(out).
+  const source = `${PRELUDE}
+typedef Pack<${IN}, ${V}> ${name}_PK;
+#define PK ${name}_PK
+extern "C" __global__ void __launch_bounds__(${T}, 1) ${name}(${stype(s.output)}* __restrict__ out, const ${IN}* __restrict__ src, i32 outer, i32 n) {
+  extern __shared__ __align__(16) unsigned char ${name}_smem[];
+  PK* const row = (PK*)${name}_smem;
+  __shared__ float shm[${T / 32}], shs[${T / 32}];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const i32 np = n / ${V};
+  PK nx[${P}];
+  i32 t = blockIdx.x;
+  if (t < outer) {
+    const PK* r = (const PK*)(src + (i64)t * n);
+#pragma unroll
+    for (int p = 0; p < ${P}; p++) if (p * ${T} + tid < np) nx[p] = r[p * ${T} + tid];
+  }
+  for (; t < outer; t += gridDim.x) {
+#pragma unroll
+    for (int p = 0; p < ${P}; p++) if (p * ${T} + tid < np) row[p * ${T} + tid] = nx[p];
+    // the next row's loads go out now and land while this row is reduced and written
+    const i32 u = t + gridDim.x;
+    if (u < outer) {
+      const PK* r = (const PK*)(src + (i64)u * n);
+#pragma unroll
+      for (int p = 0; p < ${P}; p++) if (p * ${T} + tid < np) nx[p] = r[p * ${T} + tid];
+    }
+    float m = -LATHE_INF;
+    ${lanes(`const float v = ${ld('row[p * ' + T + ' + tid].v[k]')}; m = ${max('m', 'v')};`)}
+    ${allReduce('m', 'shm', max)}
+    float sum = 0.0f;
+    ${lanes(f32 ? `const float e = expf(row[p * ${T} + tid].v[k] - m); row[p * ${T} + tid].v[k] = e; sum += e;` : `sum += expf(${ld(`row[p * ${T} + tid].v[k]`)} - m);`)}
+    ${allReduce('sum', 'shs', (a, b) => `${a} + ${b}`)}
+    if (!(m - m == 0.0f)) sum = __int_as_float(0x7fffffff);
+    const float inv = 1.0f / sum;
+    Pack<${stype(s.output)}, ${V}>* const o = (Pack<${stype(s.output)}, ${V}>*)(out + (i64)t * n);
+#pragma unroll
+    for (int p = 0; p < ${P}; p++) {
+      if (p * ${T} + tid < np) {
+        Pack<${stype(s.output)}, ${V}> q;
+#pragma unroll
+        for (int k = 0; k < ${V}; k++) q.v[k] = ${store(f32 ? `row[p * ${T} + tid].v[k] * inv` : `expf(${ld(`row[p * ${T} + tid].v[k]`)} - m) * inv`, s.output)};
+        o[p * ${T} + tid] = q;
+      }
+    }
+  }
+}
+#undef PK
+`;
+  return { name, source };
+}
+
+/**
  * Rows up to this long are kept in registers by softmax: up to 32 floats for each of 256
  * threads, so several rows stay in flight per SM. (A 32 K row in 1024 threads' registers
  * leaves one block per SM, its phases serialized: slower than reading the row twice.)
  */
 const CACHED_MAX = 32 * 256;
 
+/** Choices bench/gpu/variants.ts compares ('staged' off: long rows stream twice, as before). */
+export const softmaxTuning = { staged: true };
+
+/** Most 16-byte packs per thread a staged row takes (32 registers of prefetch at 1024 threads). */
+const STAGED_PACKS = 8;
+const stagedFns = new Set<bigint>();
+
 function runSoftmax(ctx: CudaContext, kind: SoftmaxSpec['kind'], x: CudaArg, axes: readonly number[], outDtype: DType, out: bigint): void {
   const { ptr, outer, n, inner } = layout(ctx, x, axes);
   if (outer * inner === 0) return;
   let variant: SoftmaxVariant = inner > 1 ? 'cols' : n > 256 ? 'block' : 'warp';
   let threads = 256, items = 0;
+  const V = 16 / x.dtype.size;
   if (variant === 'block' && kind === 'softmax' && n <= CACHED_MAX) {
     items = 2 ** Math.ceil(Math.log2(Math.ceil(n / threads)));
     variant = 'cached';
+  } else if (variant === 'block' && kind === 'softmax' && softmaxTuning.staged && x.dtype.size === outDtype.size && x.dtype.size <= 4
+    && n % V === 0 && Math.ceil(n / V / 1024) <= STAGED_PACKS && (ptr & 15n) === 0n && (out & 15n) === 0n && outer * n <= WIDE) {
+    variant = 'staged'; threads = 1024; items = Math.ceil(n / V / 1024);
   }
   const wide = outer * n * inner > WIDE;
   const fn = ctx.kernels.get(`${kind}|${variant}|${items}|${threads}|${x.dtype.name}|${outDtype.name}|${wide}`,
     () => renderSoftmax(kind, { kind, variant, input: x.dtype, output: outDtype, wide, items, threads }));
+  if (variant === 'staged') {
+    const smem = items * 1024 * 16;
+    if (!stagedFns.has(fn)) {
+      check(ctx.rt.driver, ctx.rt.driver.cuFuncSetAttribute(fn, CU.FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem), 'cuFuncSetAttribute (softmax shared memory)');
+      stagedFns.add(fn);
+    }
+    ctx.rt.args.reset().ptr(out).ptr(ptr).i32(outer).i32(n);
+    // one persistent block per SM (a second would only start once a first is done)
+    ctx.rt.launch(fn, [Math.min(outer, ctx.rt.info.sms), 1, 1], [1024, 1, 1], smem);
+    return;
+  }
   ctx.rt.args.reset().ptr(out).ptr(ptr).idx(outer, wide).idx(n, wide).idx(inner, wide);
   const rows = variant === 'block' || variant === 'cached';
   const blocks = rows ? Math.min(outer, ctx.rt.info.sms * (2048 / threads) * 4) : ctx.rt.gridFor(variant === 'cols' ? outer * inner : 32 * outer);

@@ -1,0 +1,187 @@
+// Decoding through one compiled step: (tokens (B, L), position, keys, values) -> (logits of
+// the last position (B, V), position + L, keys, values) over StaticKVCache buffers, so every
+// token has the same shapes. mx.compile traces it once per model and signature; on the GPU
+// its second call records a CUDA graph, and later tokens launch the graph: a few host calls
+// per token instead of ~400 kernel launches. The cache buffers are donated, so the graph
+// writes the new keys and values into them in place.
+import * as mx from '../core/index.js';
+import type { Array } from '../core/index.js';
+import { compile, compileStats, type CompiledFunction, type CompileStats } from '../core/transforms/compile.js';
+import { graphNote } from '../core/transforms/device-graph.js';
+import { Rope } from './rope.js';
+import { StaticKVCache, makeStaticCache } from './static-cache.js';
+import {
+  logprobArrays, prefill, readLogprobs, stepConfig, tidyStep, toLogprobs,
+  type GenerateOptions, type GenerationModel, type StepToken,
+} from './step.js';
+
+export type StepFn = (tokens: Array, position: Array, keys: Array[], values: Array[]) => [Array, Array, Array[], Array[]];
+
+const stepFns = new WeakMap<GenerationModel, CompiledFunction<Parameters<StepFn>, ReturnType<StepFn>>>();
+
+/** Why `model` cannot decode through a compiled step over a static cache, or null. */
+export function compiledStepUnsupported(model: GenerationModel): string | null {
+  for (const layer of model.layers) {
+    const rope = (layer as { self_attn?: { rope?: unknown } }).self_attn?.rope;
+    if (rope instanceof Rope && (rope.settings.ropeType === 'dynamic' || rope.settings.ropeType === 'longrope'))
+      return `its '${rope.settings.ropeType}' rotary schedule depends on the sequence length, which a compiled step does not know`;
+  }
+  return null;
+}
+
+/**
+ * The step as a plain function: `(tokens, position, keys, values)` to `(head(logits of the
+ * last position), position + L, keys, values)`; `head` defaults to the logits themselves
+ * (bench/gpu/graph.ts puts the greedy argmax there too).
+ */
+export function stepBody(model: GenerationModel, head: (logits: Array) => Array = (x) => x): StepFn {
+  return (tokens, position, keys, values) => {
+    const caches = keys.map((k, i) => StaticKVCache.over(k, values[i], position));
+    const logits = model.forward(tokens, caches);
+    const L = logits.shape[1];
+    const last = mx.reshape(mx.stridedSlice(logits, [null, L - 1], [null, L]), [logits.shape[0], logits.shape[2]]);
+    return [head(last), mx.add(position, tokens.shape[1]), caches.map((c) => c.keys!), caches.map((c) => c.values!)];
+  };
+}
+
+/** The step function of a model, compiled once (its traces and graphs are shared by every generation). */
+function stepFunction(model: GenerationModel): CompiledFunction<Parameters<StepFn>, ReturnType<StepFn>> {
+  let f = stepFns.get(model);
+  if (!f) {
+    f = compile(stepBody(model), { donateArgnums: [2, 3] });
+    stepFns.set(model, f);
+  }
+  return f;
+}
+
+/** compile()'s counters for a model's step function (traces, fusion, graphs), once it has run. */
+export function compiledStepStats(model: GenerationModel): CompileStats | undefined {
+  const f = stepFns.get(model);
+  return f && compileStats(f);
+}
+
+/**
+ * Runs a model's decoding steps over `cache` (StaticKVCache per layer, already holding the
+ * prompt: its buffers are allocated) with the compiled step. `run` advances the cache.
+ */
+export class CompiledStep {
+  /** The next token's position on the device (made from the caches' offset on first use). */
+  private position: Array | null = null;
+  private readonly fn: CompiledFunction<Parameters<StepFn>, ReturnType<StepFn>>;
+
+  constructor(readonly model: GenerationModel, readonly cache: StaticKVCache[]) {
+    if (!cache.length || cache.length !== model.layers.length) throw new Error(`[CompiledStep] expected a StaticKVCache per layer (${model.layers.length}), got ${cache.length}`);
+    const offsets = new Set(cache.map((c) => c.offset));
+    if (offsets.size !== 1) throw new Error(`[CompiledStep] every layer's cache must hold the same number of tokens, got ${[...offsets].join(', ')}`);
+    this.fn = stepFunction(model);
+  }
+
+  /** Logits (B, V) of the last of `tokens` (int32 (B, L)), with their keys and values written into the cache. */
+  run(tokens: Array): Array {
+    const L = tokens.shape[1];
+    const offset = this.cache[0].offset;
+    if (L > this.cache[0].maxSize - offset) throw new Error(`[CompiledStep] ${L} tokens do not fit: the static cache has ${this.cache[0].maxSize - offset} positions left`);
+    if (!this.cache[0].keys) {
+      // Buffers are made by the first update, whose shapes only the model knows: run it once as is.
+      const logits = this.model.forward(tokens, this.cache);
+      const last = mx.reshape(mx.stridedSlice(logits, [null, L - 1], [null, L]), [logits.shape[0], logits.shape[2]]);
+      mx.eval(last, this.cache.map((c) => c.state));
+      return last;
+    }
+    this.position ??= mx.keep(mx.array(offset, mx.int32));
+    const keys = this.cache.map((c) => c.keys!), values = this.cache.map((c) => c.values!);
+    const [logits, position, k2, v2] = this.fn(tokens, this.position, keys, values);
+    mx.eval(logits, position, k2, v2);
+    // A graph call consumed the old buffers; a plain call (first calls, the CPU) left them to us.
+    const kept = new Set([...k2, ...v2]);
+    for (const a of [...keys, ...values]) if (!kept.has(a)) a.dispose();
+    this.position.dispose();
+    this.position = mx.keep(position);
+    this.cache.forEach((c, i) => { c.keys = k2[i]; c.values = v2[i]; c.position = null; c.offset = offset + L; });
+    return logits;
+  }
+
+  dispose(): void { this.position?.dispose(); this.position = null; }
+}
+
+/**
+ * The static cache size for a prompt and a token budget: rounded up to 256, so generations
+ * share traces and graphs; null when it does not fit the context or the budget is unbounded.
+ */
+export function staticCacheSize(promptLength: number, maxTokens: number, context: number | null): number | null {
+  if (maxTokens < 0) return null;
+  const need = promptLength + maxTokens;
+  const size = Math.ceil(need / 256) * 256;
+  if (context === null) return size;
+  return need > context ? null : Math.min(size, context);
+}
+
+/**
+ * Past this many positions a step reads more cache than it is worth by default (attention
+ * reads every position of the static buffer: at 4096 a 1B model's step reads 6% more than
+ * its weights). `compiled: true` lifts the limit.
+ */
+export const AUTO_MAX_POSITIONS = 4096;
+
+/** Why generateStep's options rule out a compiled step (null: they do not). */
+export function compiledStepOptionsUnsupported(options: GenerateOptions): string | null {
+  if (options.promptCache) return 'a promptCache was given (its cache classes are the caller\'s)';
+  if (options.maxKvSize !== undefined) return 'maxKvSize asks for a rotating cache';
+  if (options.kvBits !== undefined) return 'kvBits asks for a quantized cache';
+  return null;
+}
+
+const contextOf = (model: GenerationModel): number | null => {
+  const n = (model.args as Record<string, unknown> | undefined)?.max_position_embeddings;
+  return typeof n === 'number' && n > 0 ? n : null;
+};
+
+/**
+ * generateStep over a static cache with the compiled step, or null for the usual loop:
+ * `compiled: false`; `compiled` unset off the GPU or past AUTO_MAX_POSITIONS; and models or
+ * options a static cache cannot serve (LATHE_DEBUG=1 says why).
+ */
+export function compiledSteps(prompt: readonly number[], model: GenerationModel, options: GenerateOptions): Generator<StepToken> | null {
+  if (options.compiled === false) return null;
+  const auto = options.compiled === undefined;
+  if (auto && mx.defaultDevice().type !== 'gpu') return null;
+  const maxTokens = options.maxTokens ?? 256;
+  const size = staticCacheSize(prompt.length, maxTokens, contextOf(model));
+  const why = compiledStepOptionsUnsupported(options) ?? compiledStepUnsupported(model)
+    ?? (size === null ? 'the prompt and maxTokens do not fit the model\'s context, or maxTokens is unbounded' : null)
+    ?? (auto && size! > AUTO_MAX_POSITIONS ? `its static cache would hold ${size} positions (more than ${AUTO_MAX_POSITIONS}; pass compiled: true to use it anyway)` : null);
+  if (why) { graphNote(`generate: no compiled step: ${why}`); return null; }
+  return run(prompt, model, options, size!, maxTokens);
+}
+
+function* run(prompt: readonly number[], model: GenerationModel, options: GenerateOptions, size: number, maxTokens: number): Generator<StepToken> {
+  const cfg = stepConfig(options);
+  const cache = makeStaticCache(model, size);
+  const history = [...prompt];
+  let input = prefill(model, cache, [...prompt], options.prefillStepSize ?? 2048, cfg, options.promptProgress);
+  const step = new CompiledStep(model, cache);
+  try {
+    for (let n = 0; n !== maxTokens; n++) {
+      const out = tidyStep([cache], () => {
+        let last = step.run(mx.array([input], mx.int32)); // (1, V)
+        if (cfg.processors.length > 0) {
+          const h = mx.array(history, mx.int32);
+          for (const p of cfg.processors) last = p(h, last);
+        }
+        const logprobs = toLogprobs(last);
+        const token = cfg.sampler(logprobs);
+        return [token, ...(cfg.wantLogprobs ? logprobArrays(logprobs, token, cfg.topLogprobs) : [])];
+      });
+      const token = (out[0].tolist() as number[])[0];
+      const s: StepToken = { token, fromDraft: false };
+      if (cfg.wantLogprobs) s.logprobs = readLogprobs(out.slice(1), 0);
+      mx.dispose(out);
+      history.push(token);
+      input = [token];
+      yield s;
+    }
+  } finally {
+    step.dispose();
+    mx.dispose(cache.map((c) => c.state));
+  }
+}

@@ -1,0 +1,174 @@
+// The CUDA kernels of the row-wise fast primitives (rmsNorm, layerNorm, rope, swiglu/geglu,
+// crossEntropy, each with its backward) against the CPU kernels on the same inputs: values
+// and gradients in float32, float16 and bfloat16, rows of odd length and rows longer than a
+// block's registers hold, every rope variant, a 128256-word vocabulary, ignored rows.
+// The registration check needs no GPU; the rest skips without one.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as mx from '../../src/index.js';
+import * as fast from '../../src/fast/index.js';
+import { cudaBackend } from '../../src/backend/cuda/index.js';
+import { skip, rand, pair, assertMatches, type Tol } from './util.js';
+
+const NAMES = ['rmsNorm', 'rmsNormVjp', 'layerNorm', 'layerNormVjp', 'rope', 'swiglu', 'swigluVjp', 'geglu', 'gegluVjp', 'crossEntropy', 'crossEntropyVjp'];
+
+test('the row-wise fast primitives have CUDA kernels (src/fast routes to them by name)', () => {
+  const missing = cudaBackend.unimplemented.filter((n) => NAMES.includes(n));
+  assert.deepEqual(missing, []);
+});
+
+type D = 'float32' | 'float16' | 'bfloat16';
+const DTYPES: D[] = ['float32', 'float16', 'bfloat16'];
+/** Values: about an ulp or two of the dtype (both sides round float/double work once). Sums over rows get `sum`. */
+const TOL: Record<D, { value: Tol; sum: Tol }> = {
+  float32: { value: { rtol: 5e-5, atol: 5e-6 }, sum: { rtol: 2e-4, atol: 2e-4 } },
+  float16: { value: { rtol: 4e-3, atol: 4e-3 }, sum: { rtol: 8e-3, atol: 8e-3 } },
+  bfloat16: { value: { rtol: 3e-2, atol: 3e-2 }, sum: { rtol: 6e-2, atol: 6e-2 } },
+};
+
+let seed = 100;
+const input = (shape: number[], dtype: D | mx.DType, lo = -2, hi = 2) =>
+  pair(rand(shape.reduce((a, b) => a * b, 1), seed++, lo, hi), shape, typeof dtype === 'string' ? mx.dtypes[dtype] : dtype);
+const ints = (values: number[], shape: number[]) => pair(Float32Array.from(values), shape, mx.int32);
+type Pair = ReturnType<typeof input>;
+/** Whether the (unevaluated) graph of `a` has a node of primitive `name`. */
+function uses(a: mx.Array, name: string): boolean {
+  const seen = new Set<mx.Array>(), stack = [a];
+  while (stack.length) {
+    const n = stack.pop()!._node;
+    if (!n) continue;
+    if (n.prim.name === name) return true;
+    for (const x of n.inputs) if (!seen.has(x)) { seen.add(x); stack.push(x); }
+  }
+  return false;
+}
+
+/**
+ * Runs `f` on the CPU and the GPU copies, checks the GPU graph uses the kernel `prim`, compares
+ * the outputs, then (with `grads`) the vjps for a random cotangent (their graph uses the
+ * backward kernel: `${prim}Vjp`, rope's own), gradient k with tols[k].
+ */
+function compare(where: string, prim: string, f: (...xs: mx.Array[]) => mx.Array, ins: Pair[], tol: Tol, grads: number[] = [], gradTols: Tol[] = []): void {
+  const yg = f(...ins.map((p) => p.gpu));
+  assert.ok(uses(yg, prim), `${where}: the GPU graph should use the ${prim} kernel`);
+  const yc = f(...ins.map((p) => p.cpu));
+  assertMatches(yg, yc, `${where} value`, tol);
+  if (!grads.length) return;
+  const ct = input([...yc.shape], yc.dtype);
+  const run = (side: 'cpu' | 'gpu') => {
+    const xs = ins.map((p) => p[side]);
+    const fn = (...ds: mx.Array[]) => f(...xs.map((x, i) => (grads.includes(i) ? ds[grads.indexOf(i)] : x)));
+    return mx.vjp(fn, grads.map((i) => xs[i]), [ct[side]])[1];
+  };
+  const gg = run('gpu'), gc = run('cpu');
+  const bwd = prim === 'rope' ? prim : `${prim}Vjp`;
+  assert.ok(uses(gg[0], bwd), `${where}: the GPU gradient should use the ${bwd} kernel`);
+  grads.forEach((i, k) => assertMatches(gg[k], gc[k], `${where} gradient ${i}`, gradTols[k] ?? tol));
+}
+
+describe('row-wise fast kernels on the GPU match the CPU kernels', { skip }, () => {
+  // Rows: a warp per row (64), cached in registers (1000, 4096), odd (4097: element loads),
+  // longer than registers hold (40000, 70001: read again), and many rows per block (3000 x 256).
+  const normShapes = [[3, 5, 64], [7, 4096], [5, 1000], [6, 4097], [3, 40000], [2, 70001], [3000, 256]];
+
+  for (const dt of DTYPES) test(`rmsNorm and its vjp, ${dt}`, () => {
+    const t = TOL[dt];
+    for (const shape of normShapes) {
+      const D = shape[shape.length - 1];
+      const x = input(shape, dt), w = input([D], dt, 0.5, 1.5);
+      compare(`rmsNorm ${shape} ${dt}`, 'rmsNorm', (x, w) => fast.rmsNorm(x, w, 1e-5), [x, w], t.value, [0, 1], [t.value, t.sum]);
+      compare(`rmsNorm ${shape} ${dt} no weight`, 'rmsNorm', (x) => fast.rmsNorm(x, null, 1e-5), [x], t.value, [0]);
+    }
+    // Mixed: half x, float32 weight (a float32 result and cotangent).
+    const x = input([4, 512], dt), w = input([512], 'float32');
+    compare(`rmsNorm ${dt} x, float32 weight`, 'rmsNorm', (x, w) => fast.rmsNorm(x, w, 1e-6), [x, w], t.value, [0, 1], [t.value, TOL.float32.sum]);
+  });
+
+  for (const dt of DTYPES) test(`layerNorm and its vjp, ${dt}`, () => {
+    const t = TOL[dt];
+    for (const shape of normShapes) {
+      const D = shape[shape.length - 1];
+      const x = input(shape, dt, -1, 3), w = input([D], dt, 0.5, 1.5), b = input([D], dt);
+      compare(`layerNorm ${shape} ${dt}`, 'layerNorm', (x, w, b) => fast.layerNorm(x, w, b, 1e-5), [x, w, b], t.value, [0, 1, 2], [t.value, t.sum, t.sum]);
+      compare(`layerNorm ${shape} ${dt} bias only`, 'layerNorm', (x, b) => fast.layerNorm(x, null, b, 1e-5), [x, b], t.value, [0, 1], [t.value, t.sum]);
+      compare(`layerNorm ${shape} ${dt} bare`, 'layerNorm', (x) => fast.layerNorm(x, null, null, 1e-5), [x], t.value, [0]);
+    }
+  });
+
+  test('rope: both layouts, partial dims, every kind of offset, freqs, every dtype; the vjp is the inverse rotation', () => {
+    for (const dt of DTYPES) {
+      const t = TOL[dt].value;
+      // (2, 3, 7, 16): packs; (2, 2, 5, 10): D = 10 takes element or pair loads.
+      for (const shape of [[2, 3, 7, 16], [2, 2, 5, 10]]) {
+        const D = shape[3], x = input(shape, dt);
+        const offsets: [string, () => Pair | number][] = [
+          ['number', () => 37], ['scalar', () => ints([5], [])], ['batch', () => ints([2, 900], [2])],
+          ['token', () => ints(Array.from({ length: 2 * shape[2] }, (_, i) => (i * 613) % 4000), [2, shape[2]])],
+        ];
+        for (const traditional of [false, true]) for (const dims of [D, D - 4]) for (const [kind, make] of offsets) {
+          const o = make();
+          const ins = typeof o === 'number' ? [x] : [x, o];
+          const f = (x: mx.Array, off?: mx.Array) => fast.rope(x, dims, { traditional, base: 500, scale: 0.5, offset: off ?? (o as number) });
+          compare(`rope ${shape} ${dt} traditional=${traditional} dims=${dims} offset=${kind}`, 'rope', f, ins, t, [0]);
+        }
+      }
+      // Frequencies (llama3 scaling) at long positions, a vectorized size.
+      const x = input([1, 4, 33, 64], dt);
+      const freqs = fast.ropeFrequencies(64, 500000, { type: 'llama3', factor: 8, originalMaxPositionEmbeddings: 64 });
+      const fp = { cpu: mx.astype(freqs, 'float32', { stream: mx.cpu }), gpu: mx.astype(freqs, 'float32', { stream: mx.gpu }) };
+      compare(`rope freqs ${dt}`, 'rope', (x, fr) => fast.rope(x, 64, { freqs: fr, offset: 3000 }), [x, fp], t, [0]);
+      compare(`rope freqs traditional ${dt}`, 'rope', (x, fr) => fast.rope(x, 48, { freqs: mx.index(fr, mx.s(0, 24)), offset: 7, traditional: true }), [x, fp], t, [0]);
+    }
+    // Llama-sized: (1, 32, 257, 128) bfloat16 at per-token positions.
+    const x = input([1, 32, 257, 128], 'bfloat16');
+    const pos = ints(Array.from({ length: 257 }, (_, i) => 8000 + i), [1, 257]);
+    compare('rope (1, 32, 257, 128) bf16 tokens', 'rope', (x, p) => fast.rope(x, 128, { base: 500000, offset: p }), [x, pos], TOL.bfloat16.value, [0]);
+  });
+
+  test('swiglu and geglu (erf and tanh) with their vjps, every dtype, with a tail past the last pack', () => {
+    for (const dt of DTYPES) for (const shape of [[8, 300], [7, 333]]) {
+      const a = input(shape, dt, -4, 4), b = input(shape, dt), t = TOL[dt].value;
+      compare(`swiglu ${shape} ${dt}`, 'swiglu', (a, b) => fast.swiglu(a, b), [a, b], t, [0, 1]);
+      compare(`geglu ${shape} ${dt}`, 'geglu', (a, b) => fast.geglu(a, b), [a, b], t, [0, 1]);
+      compare(`geglu tanh ${shape} ${dt}`, 'geglu', (a, b) => fast.geglu(a, b, { approximate: 'tanh' }), [a, b], t, [0, 1]);
+    }
+  });
+
+  // Losses are float32 sums; gradients are probabilities in the logits' dtype (an ulp of a
+  // small number, hence the small atol).
+  const ceTol = (dt: D): [Tol, Tol] => [{ rtol: 5e-5, atol: 5e-5 }, dt === 'float32' ? { rtol: 5e-5, atol: 1e-8 } : { rtol: TOL[dt].value.rtol, atol: 1e-7 }];
+  const targetsFor = (N: number, V: number, ignore: number) =>
+    ints(Array.from({ length: N }, (_, i) => (i % 5 === 3 ? ignore : (i * 7919) % V)), [N]);
+
+  test('crossEntropy and its vjp: label smoothing, ignored rows, every dtype, odd vocabularies', () => {
+    for (const dt of DTYPES) {
+      const [lt, gt] = ceTol(dt);
+      for (const [N, V] of [[12, 5000], [20, 1001]]) for (const s of [0, 0.1]) {
+        const z = input([N, V], dt, -4, 4), tg = targetsFor(N, V, -100);
+        const f = (z: mx.Array, t: mx.Array) => fast.crossEntropy(z, t, { labelSmoothing: s, reduction: 'none' });
+        compare(`crossEntropy (${N}, ${V}) ${dt} s=${s}`, 'crossEntropy', f, [z, tg], lt, [0], [gt]);
+      }
+    }
+  });
+
+  test('crossEntropy over a 128256-word vocabulary: rows split across blocks (few rows) and a block per row', () => {
+    for (const [N, V, dt, ignore] of [[3, 128256, 'bfloat16', -100], [300, 128256, 'bfloat16', 7], [5, 50257, 'float32', -1], [4, 50257, 'float16', -100]] as const) {
+      const [lt, gt] = ceTol(dt);
+      const z = input([N, V], dt, -8, 8), tg = targetsFor(N, V, ignore);
+      const f = (z: mx.Array, t: mx.Array) => fast.crossEntropy(z, t, { ignoreIndex: ignore, labelSmoothing: 0.05, reduction: 'none' });
+      compare(`crossEntropy (${N}, ${V}) ${dt}`, 'crossEntropy', f, [z, tg], lt, [0], [gt]);
+      const mean = (z: mx.Array, t: mx.Array) => fast.crossEntropy(z, t, { ignoreIndex: ignore });
+      compare(`crossEntropy (${N}, ${V}) ${dt} mean`, 'crossEntropy', mean, [z, tg], lt, [0], [{ rtol: gt.rtol, atol: gt.atol / N }]);
+    }
+  });
+
+  test('crossEntropy: an all-ignored batch has loss 0 and gradient 0; a target outside the vocabulary gives NaN on the GPU', () => {
+    const z = input([4, 300], 'float32');
+    const none = ints([-100, -100, -100, -100], [4]);
+    const [loss, g] = mx.valueAndGrad((z: mx.Array) => fast.crossEntropy(z, none.gpu))(z.gpu);
+    assert.equal(loss.item(), 0);
+    assert.ok(g.dataSync().every((v) => v === 0));
+    const bad = fast.crossEntropy(z.gpu, ints([1, 300, 2, 3], [4]).gpu, { reduction: 'none' }).dataSync();
+    assert.ok(Number.isNaN(bad[1]) && Number.isFinite(bad[0]), `row 1 (target 300 of 300 classes) should be NaN, got ${bad[1]}`);
+  });
+});
