@@ -6,7 +6,7 @@
 // bandwidth bound of batch-1 decode (every weight read once per token).
 import * as mx from '../../src/index.js';
 import * as nn from '../../src/nn/index.js';
-import { getArchitecture } from '../../src/lm/models/registry.js';
+import { LLAMA_1B, QWEN3_4B, TINY, randomModel } from './random-model.js';
 import type { LanguageModel } from '../../src/lm/models/base.js';
 import { streamGenerate, batchGenerate } from '../../src/lm/index.js';
 import { treeFlatten } from '../../src/utils/index.js';
@@ -18,36 +18,6 @@ const GEN = Number(opt('--tokens', '128'));
 const smoke = args.includes('--smoke');
 const log = (s: string) => console.error(s);
 if (!smoke) mx.setDefaultDevice(mx.gpu);
-
-export const llama1b = {
-  model_type: 'llama', hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8,
-  head_dim: 64, intermediate_size: 8192, vocab_size: 128256, tie_word_embeddings: true, rms_norm_eps: 1e-5,
-  max_position_embeddings: 131072, rope_theta: 500000,
-  rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
-};
-export const qwen3_4b = {
-  model_type: 'qwen3', hidden_size: 2560, num_hidden_layers: 36, num_attention_heads: 32, num_key_value_heads: 8,
-  head_dim: 128, intermediate_size: 9728, vocab_size: 151936, tie_word_embeddings: true, rms_norm_eps: 1e-6,
-  max_position_embeddings: 40960, rope_theta: 1000000,
-};
-const tiny = { ...llama1b, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, intermediate_size: 128, vocab_size: 512 };
-
-/** A model of `config` with random bf16 weights (N(0, 0.02), as transformers' init). */
-function randomModel(config: Record<string, unknown>): LanguageModel {
-  const model = getArchitecture(String(config.model_type)).fromConfig(config);
-  const leaves = treeFlatten<mx.Array>(model.parameters());
-  let k = 0;
-  const fresh = leaves.map(([name, p]) => {
-    const w = name.endsWith('norm.weight') ? mx.ones(p.shape, mx.bfloat16)
-      : mx.astype(mx.multiply(mx.random.normal(p.shape, mx.float32, null, null, mx.random.key(k++)), 0.02), mx.bfloat16);
-    mx.eval(w);
-    return [name, w] as const;
-  });
-  model.loadWeights(fresh, false);
-  mx.eval(model.parameters());
-  model.eval();
-  return model;
-}
 
 const weightBytes = (model: LanguageModel) => treeFlatten<mx.Array>(model.parameters()).reduce((s, [, p]) => s + p.nbytes, 0);
 const tokens = (B: number, L: number, seed: number) => mx.random.randint(0, 1000, [B, L], mx.int32, mx.random.key(seed));
@@ -103,7 +73,7 @@ const out: Record<string, number | string> = {};
 const bw = smoke ? 1e9 : copyBandwidth();
 out.copyBandwidthGBs = bw / 1e9; // read + write, as a device-to-device copy counts it
 {
-  const model = randomModel(smoke ? tiny : llama1b);
+  const model = randomModel(smoke ? TINY : LLAMA_1B);
   const bytes = weightBytes(model);
   out.llamaWeightGB = bytes / 1e9;
   // Batch-1 decode reads every weight once per token: the bound is bandwidth / weight bytes.
@@ -121,7 +91,7 @@ out.copyBandwidthGBs = bw / 1e9; // read + write, as a device-to-device copy cou
   mx.clearCache();
 }
 if (only.has('qwen3') && !smoke) {
-  const model = randomModel(qwen3_4b);
+  const model = randomModel(QWEN3_4B);
   out.qwenWeightGB = weightBytes(model) / 1e9;
   const r = await decode(model, 1, GEN); out.qwenDecode1 = r.tps; log(`qwen3-4b decode b=1: ${r.tps.toFixed(1)} tok/s`);
 }

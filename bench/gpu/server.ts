@@ -9,10 +9,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as mx from '../../src/index.js';
-import { getArchitecture } from '../../src/lm/models/registry.js';
-import type { LanguageModel } from '../../src/lm/models/base.js';
 import { serve } from '../../src/lm/server/index.js';
-import { treeFlatten } from '../../src/utils/index.js';
+import { LLAMA_1B, TINY, randomModel } from './random-model.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
@@ -69,30 +67,6 @@ function runClients(url: string, prompts: number[][], tokens: number): Promise<C
 }
 
 // ---------------------------------------------------------------- the server side
-
-const LLAMA_1B = {
-  model_type: 'llama', hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8,
-  head_dim: 64, intermediate_size: 8192, vocab_size: 128256, tie_word_embeddings: true, rms_norm_eps: 1e-5,
-  max_position_embeddings: 131072, rope_theta: 500000,
-  rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
-};
-const TINY = { ...LLAMA_1B, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, intermediate_size: 128, vocab_size: 512 };
-
-/** A model of `config` with random weights (N(0, 0.02); norms 1), bf16 on the GPU. */
-function randomModel(config: Record<string, unknown>, dtype: mx.DType): LanguageModel {
-  const model = getArchitecture(String(config.model_type)).fromConfig(config);
-  let k = 0;
-  const fresh = treeFlatten<mx.Array>(model.parameters()).map(([name, p]) => {
-    const w = name.endsWith('norm.weight') ? mx.ones(p.shape, dtype)
-      : mx.astype(mx.multiply(mx.random.normal(p.shape, mx.float32, null, null, mx.random.key(k++)), 0.02), dtype);
-    mx.eval(w);
-    return [name, w] as const;
-  });
-  model.loadWeights(fresh, false);
-  mx.eval(model.parameters());
-  model.eval();
-  return model;
-}
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };

@@ -5,6 +5,7 @@
 import * as mx from '../core/index.js';
 import type { Array, DTypeLike, StreamOrDevice } from '../core/index.js';
 import { defineOpaque, bind, hasKernel, fmt } from './primitive.js';
+import type { CudaKernelParams } from '../backend/cuda/kernels/fast/cuda-kernel.js';
 
 export interface CudaKernelDefinition {
   /** Kernel name (a C identifier); the generated function is named after it. */
@@ -47,22 +48,10 @@ export type CudaKernel = (call: CudaKernelCall) => Array[];
 /**
  * What the CUDA backend receives as the node's params (plain JSON). Inputs are the arrays
  * (numbers and booleans passed as inputs arrive as 0-d float32/int32/bool arrays); outputs
- * are the node's outputs. Template dtypes are given by name: { dtype: 'float16' }.
+ * are the node's outputs. Template dtypes are given by name: { dtype: 'float16' }. Defined
+ * with the kernel that reads them (a type-only import: nothing of the backend loads here).
  */
-export interface CudaKernelParams {
-  name: string;
-  inputNames: string[];
-  outputNames: string[];
-  source: string;
-  header: string;
-  ensureRowContiguous: boolean;
-  atomicOutputs: boolean;
-  grid: [number, number, number];
-  threadGroup: [number, number, number];
-  template: [string, { dtype: mx.DTypeName } | number | boolean][];
-  initValue: number | null;
-  verbose: boolean;
-}
+export type { CudaKernelParams };
 
 const CudaKernelPrimitive = defineOpaque<CudaKernelParams>('cudaKernel',
   'a custom kernel has no derivative or batching rule; wrap the call in mx.customFunction with your own vjp (and vmap)');

@@ -11,7 +11,7 @@ import { graphNote } from '../core/transforms/device-graph.js';
 import { Rope } from './rope.js';
 import { StaticKVCache, makeStaticCache } from './static-cache.js';
 import {
-  logprobArrays, prefill, readLogprobs, stepConfig, tidyStep, toLogprobs,
+  prefill, readStep, sampleLast, stepConfig, tidyStep,
   type GenerateOptions, type GenerationModel, type StepToken,
 } from './step.js';
 
@@ -162,22 +162,10 @@ function* run(prompt: readonly number[], model: GenerationModel, options: Genera
   const step = new CompiledStep(model, cache);
   try {
     for (let n = 0; n !== maxTokens; n++) {
-      const out = tidyStep([cache], () => {
-        let last = step.run(mx.array([input], mx.int32)); // (1, V)
-        if (cfg.processors.length > 0) {
-          const h = mx.array(history, mx.int32);
-          for (const p of cfg.processors) last = p(h, last);
-        }
-        const logprobs = toLogprobs(last);
-        const token = cfg.sampler(logprobs);
-        return [token, ...(cfg.wantLogprobs ? logprobArrays(logprobs, token, cfg.topLogprobs) : [])];
-      });
-      const token = (out[0].tolist() as number[])[0];
-      const s: StepToken = { token, fromDraft: false };
-      if (cfg.wantLogprobs) s.logprobs = readLogprobs(out.slice(1), 0);
-      mx.dispose(out);
-      history.push(token);
-      input = [token];
+      const out = tidyStep([cache], () => sampleLast(step.run(mx.array([input], mx.int32)), history, cfg)); // logits (1, V)
+      const s = readStep(out, cfg);
+      history.push(s.token);
+      input = [s.token];
       yield s;
     }
   } finally {

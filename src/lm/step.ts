@@ -152,6 +152,28 @@ export function stepConfig(options: GenerateOptions): StepConfig {
   };
 }
 
+/**
+ * The next token from one sequence's last logits (1, V): the processors over the history
+ * (prompt included), then the sampler; with the logprob arrays when asked (read them with readStep).
+ */
+export function sampleLast(last: Array, history: readonly number[], cfg: StepConfig): Array[] {
+  if (cfg.processors.length > 0) {
+    const h = mx.array(history as number[], mx.int32);
+    for (const p of cfg.processors) last = p(h, last);
+  }
+  const logprobs = toLogprobs(last);
+  const token = cfg.sampler(logprobs);
+  return [token, ...(cfg.wantLogprobs ? logprobArrays(logprobs, token, cfg.topLogprobs) : [])];
+}
+
+/** sampleLast's arrays as a StepToken; frees them. */
+export function readStep(out: Array[], cfg: StepConfig): StepToken {
+  const step: StepToken = { token: (out[0].tolist() as number[])[0], fromDraft: false };
+  if (cfg.wantLogprobs) step.logprobs = readLogprobs(out.slice(1), 0);
+  mx.dispose(out);
+  return step;
+}
+
 /** Fills the cache with all prompt tokens but the last, prefillStepSize at a time; returns the rest. */
 export function prefill(model: GenerationModel, cache: KVCache[], prompt: number[], stepSize: number, cfg: Pick<StepConfig, 'kvBits' | 'kvGroupSize' | 'quantizedKvStart'>, progress?: (done: number, total: number) => void): number[] {
   if (!Number.isInteger(stepSize) || stepSize < 1) throw new Error(`[prefill] prefillStepSize must be a positive integer, got ${stepSize}`);
@@ -188,22 +210,12 @@ export function* generateStep(prompt: readonly number[], model: GenerationModel,
   for (let n = 0; n !== maxTokens; n++) {
     const out = tidyStep([cache], () => {
       const logits = model.forward(mx.array([input], mx.int32), cache);
-      let last = mx.squeeze(mx.stridedSlice(logits, [null, -1], [null, null]), 1); // (1, V)
-      if (cfg.processors.length > 0) {
-        const h = mx.array(history, mx.int32);
-        for (const p of cfg.processors) last = p(h, last);
-      }
-      const logprobs = toLogprobs(last);
-      const token = cfg.sampler(logprobs);
-      return [token, ...(cfg.wantLogprobs ? logprobArrays(logprobs, token, cfg.topLogprobs) : [])];
+      return sampleLast(mx.squeeze(mx.stridedSlice(logits, [null, -1], [null, null]), 1), history, cfg);
     });
     maybeQuantizeCache(cache, cfg.kvBits, cfg.kvGroupSize, cfg.quantizedKvStart);
-    const token = (out[0].tolist() as number[])[0];
-    const step: StepToken = { token, fromDraft: false };
-    if (cfg.wantLogprobs) step.logprobs = readLogprobs(out.slice(1), 0);
-    mx.dispose(out);
-    history.push(token);
-    input = [token];
+    const step = readStep(out, cfg);
+    history.push(step.token);
+    input = [step.token];
     yield step;
   }
 }

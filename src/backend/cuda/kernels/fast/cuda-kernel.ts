@@ -20,7 +20,7 @@ import { store } from '../ctypes.js';
 import { castCuda, runElementwise } from '../elementwise.js';
 import { rowStrides, sizeOf } from '../layout.js';
 
-/** The node's params; the same shape as `CudaKernelParams` in src/fast/cuda-kernel.ts (the backend never imports src/fast). */
+/** The cudaKernel node's params (src/fast/cuda-kernel.ts builds them; the backend never imports src/fast). */
 export interface CudaKernelParams {
   name: string;
   inputNames: string[];
