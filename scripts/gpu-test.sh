@@ -16,7 +16,7 @@ import('./src/backend/cuda/runtime.ts').then(({ probe }) => {
 });")
 
 status=0
-node scripts/run-tests.mjs test/cuda test/fast/gpu.test.ts || status=1
+node scripts/run-tests.mjs test/cuda test/fast/gpu.test.ts test/lm/models-bf16.test.ts || status=1
 if [ -n "$why" ]; then
   echo "# skipped: the golden suite on the GPU (no usable GPU: $why)"
 else
