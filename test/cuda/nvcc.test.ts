@@ -15,6 +15,7 @@ import { renderCopy, renderTranspose } from '../../src/backend/cuda/kernels/copy
 import { renderReduce, renderArgReduce, renderSoftmax, Variant } from '../../src/backend/cuda/kernels/reduce.js';
 import { renderFused } from '../../src/backend/cuda/kernels/fused.js';
 import { renderIntGemm } from '../../src/backend/cuda/kernels/matmul.js';
+import { renderGemv } from '../../src/backend/cuda/kernels/gemv.js';
 import { renderArange } from '../../src/backend/cuda/kernels/creation.js';
 import { store } from '../../src/backend/cuda/kernels/ctypes.js';
 import { renderScan, ScanMode } from '../../src/backend/cuda/kernels/scan.js';
@@ -110,6 +111,9 @@ function catalog(): KernelSource[] {
   out.push(renderFused(name('fused'), program as never, [{ dtype: mx.float16, mode: 'strided' }, { dtype: mx.float16, mode: 'scalar' }], 2, false));
   out.push(renderFused(name('fusedp'), program as never, [{ dtype: mx.float16, mode: 'full' }, { dtype: mx.float16, mode: 'scalar' }], 1, false, 8));
   for (const d of dt('int8', 'uint32', 'int64', 'bool')) out.push(renderIntGemm(name('igemm'), d));
+  // float GEMVs: each dtype, rows of x, a team within a warp, a warp, and warps meeting in shared memory
+  for (const [d, mm, team, unroll] of [[mx.bfloat16, 1, 32, 8], [mx.float16, 4, 8, 4], [mx.float32, 2, 128, 8], [mx.bfloat16, 3, 256, 8]] as const)
+    out.push(renderGemv(name('gemv'), { dtype: d, mm, team, unroll }));
   for (const d of all) out.push(renderArange(name('arange'), d));
   // scans: every op over dtypes of each accumulator type, each mode, partials in and out
   const modes: ScanMode[] = ['rows', 'totals', 'cols'];

@@ -12,6 +12,7 @@ import { check, getKoffi } from '../ffi/libcuda.js';
 import type { Runtime } from '../runtime.js';
 import { PRELUDE, ctype, stype, load, store } from './ctypes.js';
 import { copyStrided } from './copy.js';
+import { runGemv } from './gemv.js';
 import { broadcastStrides, sizeOf } from './layout.js';
 import type { MatmulParams } from '../../../core/ops/matmul.js';
 
@@ -154,6 +155,9 @@ const matmul: CudaKernel = ([a, b], [out], { transposeA: tA = false, transposeB:
   // A shared B: the batch folds into the rows of one GEMM (when a's matrices are row-major).
   if (B.stride === 0 && A.stride !== 0 && !tA) { rows = M * batch; batch = 1; }
   if (out.dtype.isFloat) {
+    // Few rows of x against a Linear's (N, K) weight (a (K, 1) b is one such row): the
+    // bandwidth-bound GEMV (gemv.ts).
+    if (batch === 1 && (tB || N === 1) && !tA && runGemv(ctx, o.ptr, A.ptr, B.ptr, rows, N, K, out.dtype)) return [o];
     gemm(ctx.rt, { a: A.ptr, b: B.ptr, c: o.ptr, M: rows, N, K, strideA: A.stride, strideB: B.stride, strideC: rows * N, batch, dtype: out.dtype, transA: tA, transB: tB });
     return [o];
   }
