@@ -1,6 +1,6 @@
 // What the core asks of a backend, in one place. A backend owns its buffers (allocate,
 // free, read, write) and evaluates nodes; the evaluator in eval.ts drives it.
-import type { Device } from './device.js';
+import type { Device, Stream } from './device.js';
 import type { DType, TypedArray } from './dtype.js';
 import type { Node } from './array.js';
 
@@ -29,8 +29,8 @@ export interface Backend {
   evalNode(node: Node): void;
   /** Releases a buffer whose last reference went away (to the cache or the system). */
   release(buf: Buffer): void;
-  /** Waits for queued work (no-op on synchronous backends). */
-  synchronize(): void;
+  /** Waits for the work queued on `stream`, or on every stream of the backend (no-op on synchronous backends). */
+  synchronize(stream?: Stream): void;
   memory(): MemoryStats;
   resetPeakMemory(): void;
   clearCache(): void;

@@ -18,7 +18,8 @@ export const clearCache = (): void => { for (const b of allBackends()) b.clearCa
 export const setMemoryLimit = (bytes: number): number => current().setMemoryLimit(bytes);
 export const setCacheLimit = (bytes: number): number => current().setCacheLimit(bytes);
 /** Waits until the work queued on `s` (a stream or device; default: the default device) is done, as mx.synchronize. */
-export const synchronize = (s?: Stream | Device): void => backendFor(s instanceof Stream ? s.device : s ?? defaultDevice()).synchronize();
+export const synchronize = (s?: Stream | Device): void =>
+  s instanceof Stream ? backendFor(s.device).synchronize(s) : backendFor(s ?? defaultDevice()).synchronize();
 
 /**
  * Runs fn, evaluates what it returns, and disposes every other array created inside.

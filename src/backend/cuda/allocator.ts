@@ -1,13 +1,20 @@
-// A caching allocator for device memory. Freed blocks go to a free list per size class and
-// are reused by later allocations of that class. All work runs on one stream, so a block
-// freed now can be handed out at once: any kernel that uses it next is queued after every
-// kernel that used it before. When the device runs out of memory (or the memory limit is
+// A caching allocator for device memory, stream-ordered. A freed block goes to a free list per
+// (stream, size class): its home stream, the one that wrote it, after that stream has waited
+// for any other stream that read it. Reused on its home stream it is handed out at once (every
+// later use is queued after every earlier one); another stream takes it only when its own list
+// is empty, and first waits for the home stream's queued work (an event). When the device runs out of memory (or the memory limit is
 // reached) the cache is released and the allocation retried before reporting failure.
 import type { Buffer } from '../../core/backend.js';
 import { check, CudaError, CU, Driver } from './ffi/libcuda.js';
 
 export class CudaBuffer implements Buffer {
+  /** The CUDA stream of lathe's default GPU stream (set when the backend starts). */
+  static defaultStream = 0n;
   refs = 0;
+  /** The CUDA stream that wrote the buffer: its block goes back to this stream's free lists. */
+  stream = CudaBuffer.defaultStream;
+  /** Other streams that read the buffer (the home stream waits for them before the block is reused). */
+  readers: bigint[] | null = null;
   /**
    * The memory of a CUDA graph (see GraphPool), or null for an ordinary allocation. A graph
    * may move a buffer it handed out to fresh memory before replaying over it (`ptr` and
@@ -74,8 +81,17 @@ export function sizeClass(n: number): number {
   return Math.ceil(n / step) * step;
 }
 
+/** How the allocator orders streams (the runtime). */
+export interface StreamOrder {
+  /** Work queued on `dst` from now on waits for the work queued on `src` so far. */
+  order(dst: bigint, src: bigint): void;
+  /** A block of `home` goes back to the cache (home then waits for graphs that may read it). */
+  released(home: bigint): void;
+}
+
 export class CachingAllocator {
-  private readonly lists = new Map<number, bigint[]>();
+  /** Free blocks by home stream, then size class. */
+  private readonly streams = new Map<bigint, Map<number, bigint[]>>();
   active = 0;
   peak = 0;
   cached = 0;
@@ -88,11 +104,40 @@ export class CachingAllocator {
   onRelease: (() => void) | null = null;
 
   /** `sync` waits for queued work (before memory really goes back to the driver). */
-  constructor(private readonly driver: Driver, private readonly sync: () => void) {
+  constructor(private readonly driver: Driver, private readonly sync: () => void, private readonly streamOrder: StreamOrder) {
     current = this;
   }
 
-  alloc(nbytes: number): CudaBuffer {
+  private listsOf(stream: bigint): Map<number, bigint[]> {
+    let m = this.streams.get(stream);
+    if (!m) { m = new Map(); this.streams.set(stream, m); }
+    return m;
+  }
+
+  private push(stream: bigint, size: number, ptr: bigint): void {
+    const lists = this.listsOf(stream);
+    let list = lists.get(size);
+    if (!list) { list = []; lists.set(size, list); }
+    list.push(ptr);
+    this.cached += size;
+  }
+
+  /** A cached block of class `size` for `stream`: its own first, else another stream's (after waiting for that stream). */
+  private cachedBlock(stream: bigint, size: number): bigint | undefined {
+    let ptr = this.streams.get(stream)?.get(size)?.pop();
+    if (ptr === undefined && this.streams.size > 1) {
+      for (const [home, lists] of this.streams) {
+        if (home === stream) continue;
+        ptr = lists.get(size)?.pop();
+        if (ptr !== undefined) { this.streamOrder.order(stream, home); break; }
+      }
+    }
+    if (ptr !== undefined) this.cached -= size;
+    return ptr;
+  }
+
+  /** A block of at least `nbytes` for work on `stream` (a CUDA stream; the default one when omitted). */
+  alloc(nbytes: number, stream = CudaBuffer.defaultStream): CudaBuffer {
     const size = sizeClass(nbytes);
     if (size === 0) return new CudaBuffer(0n, 0, 0);
     if (this.capturing) return this.poolAlloc(this.capturing, nbytes, size);
@@ -101,26 +146,25 @@ export class CachingAllocator {
       if (this.active + size > this.memoryLimit)
         throw new Error(`[memory] allocating ${nbytes} bytes on the GPU would pass the memory limit of ${this.memoryLimit} bytes (${this.active} active)`);
     }
-    const list = this.lists.get(size);
-    let ptr = list?.pop();
-    if (ptr !== undefined) this.cached -= size;
-    else ptr = this.fresh(size, nbytes);
+    const ptr = this.cachedBlock(stream, size) ?? this.fresh(size, nbytes);
     this.active += size;
     if (this.active > this.peak) this.peak = this.active;
-    return new CudaBuffer(ptr, nbytes, size);
+    const b = new CudaBuffer(ptr, nbytes, size);
+    b.stream = stream;
+    return b;
   }
 
   /**
    * A block for a graph being captured: the pool's own free list first, then a cached block
-   * (no longer anybody else's), then the driver. Never trims: that would synchronize the
-   * stream being captured.
+   * of the default stream (graphs are captured there; no longer anybody else's), then the
+   * driver. Never trims: that would synchronize the stream being captured.
    */
   private poolAlloc(pool: GraphPool, nbytes: number, size: number): CudaBuffer {
     let ptr = pool.take(size);
     if (ptr === undefined) {
       if (this.active + size > this.memoryLimit)
         throw new Error(`[memory] allocating ${nbytes} bytes for a CUDA graph would pass the memory limit of ${this.memoryLimit} bytes (${this.active} active)`);
-      ptr = this.lists.get(size)?.pop();
+      ptr = this.streams.get(CudaBuffer.defaultStream)?.get(size)?.pop();
       if (ptr !== undefined) this.cached -= size;
       else {
         const out = new BigUint64Array(1);
@@ -154,10 +198,7 @@ export class CachingAllocator {
     for (const [ptr, size] of pool.blocks) {
       if (kept.has(ptr)) continue;
       this.active -= size;
-      let list = this.lists.get(size);
-      if (!list) { list = []; this.lists.set(size, list); }
-      list.push(ptr);
-      this.cached += size;
+      this.push(CudaBuffer.defaultStream, size, ptr);
     }
     pool.blocks.clear();
     if (this.cached > this.cacheLimit) this.trim(this.cacheLimit);
@@ -176,15 +217,18 @@ export class CachingAllocator {
     return out[0];
   }
 
-  /** Returns a block to its size class; trims the cache past its limit. */
+  /** Returns a block to its home stream's size class; trims the cache past its limit. */
   free(what: CudaBuffer): void {
     if (what.capacity === 0) return;
     if (what.pool) { what.pool.give(what.ptr); return; } // a graph's memory stays the graph's
+    const home = what.stream;
+    if (what.readers) {
+      for (const r of what.readers) this.streamOrder.order(home, r);
+      what.readers = null;
+    }
+    this.streamOrder.released(home);
     this.active -= what.capacity;
-    let list = this.lists.get(what.capacity);
-    if (!list) { list = []; this.lists.set(what.capacity, list); }
-    list.push(what.ptr);
-    this.cached += what.capacity;
+    this.push(home, what.capacity, what.ptr);
     if (this.cached > this.cacheLimit) this.trim(this.cacheLimit);
   }
 
@@ -193,14 +237,16 @@ export class CachingAllocator {
     if (target <= 0 && this.onRelease && !this.capturing) this.onRelease();
     if (this.cached <= Math.max(0, target)) return;
     this.sync();
-    const sizes = [...this.lists.keys()].sort((a, b) => b - a);
-    for (const size of sizes) {
-      const list = this.lists.get(size)!;
+    const all: [number, Map<number, bigint[]>][] = [];
+    for (const lists of this.streams.values()) for (const size of lists.keys()) all.push([size, lists]);
+    all.sort((a, b) => b[0] - a[0]);
+    for (const [size, lists] of all) {
+      const list = lists.get(size)!;
       while (list.length && this.cached > target) {
         check(this.driver, this.driver.cuMemFree(list.pop()!), 'cuMemFree');
         this.cached -= size;
       }
-      if (!list.length) this.lists.delete(size);
+      if (!list.length) lists.delete(size);
       if (this.cached <= target) break;
     }
   }

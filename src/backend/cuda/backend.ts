@@ -1,8 +1,10 @@
 // The CUDA backend: buffers are device allocations from the caching allocator, and each
 // primitive runs as a kernel rendered to CUDA C, compiled once by NVRTC (see compiler.ts),
 // or as a cuBLAS call. Kernels are registered by primitive name, one module per family
-// under kernels/, like the CPU backend's.
+// under kernels/, like the CPU backend's. Each lathe GPU stream runs on its own CUDA stream;
+// a node reading a buffer written on another stream first waits for that stream (an event).
 import type { Backend, Buffer, MemoryStats } from '../../core/backend.js';
+import { defaultStream, type Stream } from '../../core/device.js';
 import type { Node } from '../../core/array.js';
 import type { DType, TypedArray } from '../../core/dtype.js';
 import { storageCtor } from '../../core/dtype.js';
@@ -59,8 +61,8 @@ class NodeContext implements CudaContext {
   private readonly temps: CudaBuffer[] = [];
   constructor(readonly rt: Runtime, readonly kernels: KernelCache, private readonly allocator: CachingAllocator, private readonly staging: Staging) {}
 
-  alloc(spec: Spec): CudaBuffer { const b = this.allocator.alloc(sizeOf(spec.shape) * spec.dtype.size); this.made.push(b); return b; }
-  temp(bytes: number): CudaBuffer { const b = this.allocator.alloc(bytes); this.temps.push(b); return b; }
+  alloc(spec: Spec): CudaBuffer { const b = this.allocator.alloc(sizeOf(spec.shape) * spec.dtype.size, this.rt.stream); this.made.push(b); return b; }
+  temp(bytes: number): CudaBuffer { const b = this.allocator.alloc(bytes, this.rt.stream); this.temps.push(b); return b; }
   upload(dst: bigint, data: TypedArray): void { if (data.byteLength) this.staging.upload(dst, data); }
   download(src: bigint, bytes: number): ArrayBuffer { return this.staging.download(src, bytes); }
 
@@ -88,6 +90,10 @@ class CudaBackend implements Backend {
   readonly name = 'cuda';
   private state: { rt: Runtime; alloc: CachingAllocator; staging: Staging; kernels: KernelCache } | null = null;
   private ctx: NodeContext | null = null;
+  /** The CUDA stream of each lathe stream (made on first use), and the last one looked up. */
+  private readonly cudaStreams = new WeakMap<Stream, bigint>();
+  private lastStream: Stream | null = null;
+  private lastCudaStream = 0n;
   private memoryLimit = Infinity;
   private cacheLimit = Infinity;
   /** Let float32 GEMMs use TF32 tensor cores (about 10 bits of mantissa in the products). */
@@ -100,7 +106,8 @@ class CudaBackend implements Backend {
   private get s() {
     if (!this.state) {
       const rt = runtime();
-      const alloc = new CachingAllocator(rt.driver, () => rt.synchronize());
+      CudaBuffer.defaultStream = rt.defaultStream;
+      const alloc = new CachingAllocator(rt.driver, () => rt.synchronize(), rt);
       alloc.memoryLimit = this.memoryLimit;
       alloc.cacheLimit = this.cacheLimit;
       this.state = { rt, alloc, staging: new Staging(rt), kernels: new KernelCache(rt) };
@@ -109,24 +116,39 @@ class CudaBackend implements Backend {
   }
 
   get runtime(): Runtime { return this.s.rt; }
+
+  /** The CUDA stream of lathe stream `st`: the runtime's default one for the device's default stream, else one made on first use. */
+  cudaStream(st: Stream): bigint {
+    if (st === this.lastStream) return this.lastCudaStream;
+    let h = this.cudaStreams.get(st);
+    if (h === undefined) {
+      const rt = this.s.rt;
+      h = st === defaultStream(st.device) ? rt.defaultStream : rt.newStream();
+      this.cudaStreams.set(st, h);
+    }
+    this.lastStream = st;
+    this.lastCudaStream = h;
+    return h;
+  }
   get kernelCache(): KernelCache { return this.s.kernels; }
 
   fromHost(data: TypedArray, dtype: DType): Buffer {
     if (dtype.name === 'float64') throw float64Error('array');
-    const buf = this.s.alloc.alloc(data.byteLength);
-    if (data.byteLength) this.s.staging.upload(buf.ptr, data);
+    const stream = this.s.rt.stream;
+    const buf = this.s.alloc.alloc(data.byteLength, stream);
+    if (data.byteLength) this.s.staging.upload(buf.ptr, data, stream);
     return buf;
   }
 
   readSync(buf: Buffer, dtype: DType, size: number): TypedArray {
     const b = buf as CudaBuffer;
     const bytes = size * dtype.size;
-    const raw = this.s.staging.download(b.ptr, bytes);
+    const raw = this.s.staging.download(b.ptr, bytes, b.stream);
     return new storageCtor[dtype.name](raw, 0, size);
   }
 
   async read(buf: Buffer, dtype: DType, size: number): Promise<TypedArray> {
-    await this.s.rt.idle();
+    await this.s.rt.idle((buf as CudaBuffer).stream);
     return this.readSync(buf, dtype, size);
   }
 
@@ -135,11 +157,24 @@ class CudaBackend implements Backend {
     const k = kernels.get(name);
     if (!k) throw new GpuUnsupportedError(`[${name}] the CUDA backend does not implement this primitive yet (run it on the CPU with { stream: mx.cpu })`);
     const inputs = node.inputs, outputs = node.outputs;
+    const { rt, alloc } = this.s;
+    const stream = this.cudaStream(outputs[0].stream);
+    if (alloc.capturing && stream !== rt.defaultStream)
+      throw new Error(`[compile] no CUDA graph: the function runs work on ${outputs[0].stream}, and graphs record the default GPU stream only`);
     const ins: CudaArg[] = new Array(inputs.length);
     for (let i = 0; i < inputs.length; i++) {
       const x = inputs[i];
       if (x.dtype.name === 'float64') throw float64Error(name);
-      ins[i] = { buf: x._buf as CudaBuffer, shape: x.shape, dtype: x.dtype };
+      const buf = x._buf as CudaBuffer;
+      // Written on another stream: wait for it there, and make that stream wait for this read
+      // before reusing the block. (A graph being captured records only: its launches wait for
+      // every stream, and a stream freeing a block waits for the graphs launched since; see Runtime.)
+      if (buf.stream !== stream && buf.capacity !== 0 && !alloc.capturing) {
+        rt.order(stream, buf.stream);
+        if (!buf.readers) buf.readers = [stream];
+        else if (!buf.readers.includes(stream)) buf.readers.push(stream);
+      }
+      ins[i] = { buf, shape: x.shape, dtype: x.dtype };
     }
     const specs: Spec[] = new Array(outputs.length);
     for (let i = 0; i < outputs.length; i++) {
@@ -150,9 +185,12 @@ class CudaBackend implements Backend {
     // One context object serves every node (no closures made per node: host time per op);
     // a kernel that evaluates a node itself gets a fresh one.
     const reuse = this.ctx && !this.ctx.busy;
-    const ctx = reuse ? this.ctx! : new NodeContext(this.s.rt, this.s.kernels, this.s.alloc, this.s.staging);
+    const ctx = reuse ? this.ctx! : new NodeContext(rt, this.s.kernels, alloc, this.s.staging);
     if (!this.ctx) this.ctx = ctx;
     ctx.busy = true;
+    // Every launch, copy, memset and GEMM of the node reads rt.stream while it runs.
+    const outer = rt.stream;
+    rt.use(stream);
     let results: CudaBuffer[];
     try {
       results = k(ins, specs, node.params as never, ctx);
@@ -162,13 +200,20 @@ class CudaBackend implements Backend {
       throw e;
     } finally {
       ctx.done();
+      rt.use(outer);
     }
     for (let i = 0; i < outputs.length; i++) outputs[i]._setBuffer(results[i]);
   }
 
   release(buf: Buffer): void { this.state?.alloc.free(buf as CudaBuffer); }
 
-  synchronize(): void { this.state?.rt.synchronize(); }
+  /** Waits for `stream`'s work (nothing queued if its CUDA stream was never made), or for every stream. */
+  synchronize(stream?: Stream): void {
+    if (!this.state) return;
+    if (!stream) { this.state.rt.synchronize(); return; }
+    const h = stream === defaultStream(stream.device) ? this.state.rt.defaultStream : this.cudaStreams.get(stream);
+    if (h !== undefined) this.state.rt.synchronizeStream(h);
+  }
 
   memory(): MemoryStats {
     const a = this.state?.alloc;

@@ -1,4 +1,4 @@
-// CUDA graphs for compile(): the work a compiled function queues on lathe's one stream is
+// CUDA graphs for compile(): the work a compiled function queues on the default GPU stream is
 // recorded once (stream capture) and launched again with one call, so a replay costs a few
 // microseconds of host time instead of one launch per kernel.
 //
@@ -48,6 +48,7 @@ const graphApi = (rt: Runtime): GraphDriver => {
 
 function copyDtoD(rt: Runtime, dst: bigint, src: bigint, nbytes: number): void {
   if (nbytes === 0 || dst === src) return;
+  rt.joinStreams(); // `src` may have been written on another lathe stream
   check(rt.driver, rt.driver.cuMemcpyDtoDAsync(dst, src, nbytes, rt.stream), 'cuMemcpyDtoDAsync');
 }
 
@@ -84,6 +85,7 @@ class CudaGraph implements RecordedGraph {
     if (!this.alive) throw new Error('[compile] the CUDA graph was destroyed');
     const { rt } = state();
     const g = graphApi(rt);
+    rt.joinStreams(); // graphs run on the default stream; their inputs may come from others
     check(rt.driver, g.cuGraphLaunch(this.exec, rt.stream), 'cuGraphLaunch');
     const byPtr = new Map<bigint, CudaBuffer>();
     this.handouts = [];

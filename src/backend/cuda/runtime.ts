@@ -1,7 +1,9 @@
 // The CUDA runtime lathe drives: device discovery (with the reason when there is no GPU),
 // the context and stream, and kernel launches with arguments packed into one stable
-// native buffer. One CUDA stream orders all GPU work, so buffers can be reused as soon as
-// they are freed: every later use is queued after every earlier one.
+// native buffer. Each lathe GPU stream gets a CUDA stream (the default one is made with the
+// context, others on first use); `stream` is the one work is queued on now, set by the
+// backend around each node. Work on one stream is ordered; across streams, `waitFor` orders
+// a consumer after its producer with an event.
 import { loadDriver, Driver, check, describe, out32, out64, cString, CU, getKoffi } from './ffi/libcuda.js';
 import { loadNvrtc, Nvrtc } from './ffi/libnvrtc.js';
 
@@ -108,18 +110,28 @@ export class KernelArgs {
 
 export type Dim3 = [number, number, number];
 
-/** The context, stream and launch path of one GPU. Created on first use. */
+/** The context, streams and launch path of one GPU. Created on first use. */
 export class Runtime {
   readonly driver: Driver;
   readonly nvrtc: Nvrtc;
   readonly info: DeviceInfo;
-  readonly stream: bigint;
+  /** The CUDA stream of lathe's default GPU stream (graphs are captured and launched here). */
+  readonly defaultStream: bigint;
+  /** The CUDA stream work is queued on now: the default one, or a node's while it runs (see `use`). */
+  stream: bigint;
   readonly args = new KernelArgs();
   private readonly ctx: bigint;
   // The launch call's handles as numbers: koffi converts those faster than BigInts (host pointers fit in 53 bits).
-  private readonly streamNum: number;
+  private streamNum: number;
   private readonly argsNum: number;
-  private readonly idleEvent: bigint;
+  private readonly idleEvents = new Map<bigint, bigint>();
+  /** Records a producer's stream for another stream to wait on: the wait takes the event's state at the call, so one event serves every pair. */
+  private readonly orderEvent: bigint;
+  /** Streams made for lathe streams other than the default. */
+  private readonly side: bigint[] = [];
+  /** Counts joins of the side streams into the default one (graph launches); see `released`. */
+  private joins = 0;
+  private readonly joined = new Map<bigint, number>();
 
   constructor(p: Extract<Probe, { ok: true }>) {
     this.driver = p.driver; this.nvrtc = p.nvrtc; this.info = p.info;
@@ -128,13 +140,57 @@ export class Runtime {
     this.ctx = out64[0];
     check(d, d.cuCtxSetCurrent(this.ctx), 'cuCtxSetCurrent');
     check(d, d.cuStreamCreate(out64, CU.STREAM_NON_BLOCKING), 'cuStreamCreate');
-    this.stream = out64[0];
+    this.defaultStream = this.stream = out64[0];
     this.streamNum = Number(this.stream);
     this.argsNum = Number(this.args.pointer);
     check(d, d.cuEventCreate(out64, CU.EVENT_DISABLE_TIMING), 'cuEventCreate');
-    this.idleEvent = out64[0];
+    this.orderEvent = out64[0];
   }
 
+  /** A new CUDA stream (non-blocking: never implicitly ordered with CUDA's legacy stream). */
+  newStream(): bigint {
+    check(this.driver, this.driver.cuStreamCreate(out64, CU.STREAM_NON_BLOCKING), 'cuStreamCreate');
+    this.side.push(out64[0]);
+    return out64[0];
+  }
+
+  /** Queues work on `s` from now on. */
+  use(s: bigint): void {
+    if (s === this.stream) return;
+    this.stream = s;
+    this.streamNum = Number(s);
+  }
+
+  /** Work queued on `dst` from now on waits for the work queued on `src` so far. */
+  order(dst: bigint, src: bigint): void {
+    if (dst === src) return;
+    const d = this.driver;
+    check(d, d.cuEventRecord(this.orderEvent, src), 'cuEventRecord');
+    check(d, d.cuStreamWaitEvent(dst, this.orderEvent, 0), 'cuStreamWaitEvent');
+  }
+
+  /** The current stream waits for the work queued on `src` so far. */
+  waitFor(src: bigint): void { this.order(this.stream, src); }
+
+  /**
+   * The default stream waits for every other stream: a graph launch reads inputs without
+   * knowing which stream made them. Streams then still owe the graph's reads an order (`released`).
+   */
+  joinStreams(): void {
+    if (!this.side.length) return;
+    for (const s of this.side) this.order(this.defaultStream, s);
+    this.joins++;
+  }
+
+  /**
+   * A block whose home is `home` goes back to the cache: if a graph ran on the default stream
+   * since `home` last waited for it (the graph may read the block), `home` waits now.
+   */
+  released(home: bigint): void {
+    if (home === this.defaultStream || !this.joins || this.joined.get(home) === this.joins) return;
+    this.order(home, this.defaultStream);
+    this.joined.set(home, this.joins);
+  }
   /** Launches `fn` with the arguments packed in `this.args`. */
   launch(fn: bigint, grid: Dim3, block: Dim3, sharedBytes = 0): void {
     const s = this.driver.cuLaunchKernel(Number(fn), grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, this.streamNum, this.argsNum, 0) as number;
@@ -146,14 +202,23 @@ export class Runtime {
     return Math.max(1, Math.min(Math.ceil(n / threads), this.info.sms * perSm));
   }
 
-  synchronize(): void { check(this.driver, this.driver.cuStreamSynchronize(this.stream), 'cuStreamSynchronize'); }
+  /** Waits for the work queued on every stream (stream by stream, so a graph capture refuses it with its reason). */
+  synchronize(): void {
+    this.synchronizeStream(this.defaultStream);
+    for (const s of this.side) this.synchronizeStream(s);
+  }
 
-  /** Resolves once queued work is done, without blocking the event loop while it runs. */
-  async idle(): Promise<void> {
+  synchronizeStream(s: bigint): void { check(this.driver, this.driver.cuStreamSynchronize(s), 'cuStreamSynchronize'); }
+
+  /** Resolves once the work queued on `s` is done, without blocking the event loop while it runs. */
+  async idle(s: bigint = this.stream): Promise<void> {
     const d = this.driver;
-    check(d, d.cuEventRecord(this.idleEvent, this.stream), 'cuEventRecord');
+    // One event per stream: a later read re-recording it only waits longer, never less.
+    let ev = this.idleEvents.get(s);
+    if (ev === undefined) { check(d, d.cuEventCreate(out64, CU.EVENT_DISABLE_TIMING), 'cuEventCreate'); ev = out64[0]; this.idleEvents.set(s, ev); }
+    check(d, d.cuEventRecord(ev, s), 'cuEventRecord');
     for (let spins = 0; ; spins++) {
-      const s = d.cuEventQuery(this.idleEvent) as number;
+      const s = d.cuEventQuery(ev) as number;
       if (s === CU.SUCCESS) return;
       if (s !== CU.ERROR_NOT_READY) check(d, s, 'cuEventQuery');
       await new Promise<void>((r) => (spins < 20 ? setImmediate(r) : setTimeout(r, 1)));

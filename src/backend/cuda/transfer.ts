@@ -1,7 +1,7 @@
 // Host <-> device copies staged through one pinned host arena. Asynchronous copies must
 // never read or write JS-owned memory (the GC may move or free it), so data is copied into
-// page-locked memory first. The arena is used front to back; when it wraps, the stream is
-// synchronized, so no queued copy still reads the part being overwritten.
+// page-locked memory first. The arena is used front to back; when it wraps, the streams that
+// queued copies are synchronized, so no queued copy still reads the part being overwritten.
 import type { TypedArray } from '../../core/dtype.js';
 import { check, out64, getKoffi } from './ffi/libcuda.js';
 import type { Runtime } from './runtime.js';
@@ -12,8 +12,8 @@ export class Staging {
   private base = 0n;
   private bytes: Uint8Array | null = null;
   private off = 0;
-  /** Whether copies may still be queued that read or write the arena. */
-  private busy = false;
+  /** The streams that may still have queued copies reading or writing the arena. */
+  private readonly busy = new Set<bigint>();
 
   constructor(private readonly rt: Runtime) {}
 
@@ -37,13 +37,13 @@ export class Staging {
 
   /** Waits for every queued copy; the arena is then free. */
   private quiesce(): void {
-    if (this.busy) this.rt.synchronize();
-    this.busy = false;
+    for (const s of this.busy) this.rt.synchronizeStream(s);
+    this.busy.clear();
     this.off = 0;
   }
 
-  /** Queues a copy of `src` into device memory at `dst`. */
-  upload(dst: bigint, src: TypedArray): void {
+  /** Queues a copy of `src` into device memory at `dst` on `stream` (the current one by default). */
+  upload(dst: bigint, src: TypedArray, stream = this.rt.stream): void {
     const arena = this.arena();
     const whole = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
     const d = this.rt.driver;
@@ -51,27 +51,27 @@ export class Staging {
       const n = Math.min(whole.length - done, ARENA_BYTES);
       const at = this.reserve(n);
       arena.set(whole.subarray(done, done + n), at);
-      check(d, d.cuMemcpyHtoDAsync(dst + BigInt(done), this.base + BigInt(at), n, this.rt.stream), 'cuMemcpyHtoDAsync');
-      this.busy = true;
+      check(d, d.cuMemcpyHtoDAsync(dst + BigInt(done), this.base + BigInt(at), n, stream), 'cuMemcpyHtoDAsync');
+      this.busy.add(stream);
       done += n;
     }
   }
 
-  /** Copies `n` bytes from device memory at `src` into a new ArrayBuffer (waits for queued work). */
-  download(src: bigint, n: number): ArrayBuffer {
+  /** Copies `n` bytes from device memory at `src` into a new ArrayBuffer, in order on `stream` (waits for its queued work). */
+  download(src: bigint, n: number, stream = this.rt.stream): ArrayBuffer {
     const arena = this.arena();
     const out = new Uint8Array(n);
     const d = this.rt.driver;
     for (let done = 0; done < n;) {
       const len = Math.min(n - done, ARENA_BYTES);
       this.quiesce();
-      check(d, d.cuMemcpyDtoHAsync(this.base, src + BigInt(done), len, this.rt.stream), 'cuMemcpyDtoHAsync');
-      this.busy = true;
+      check(d, d.cuMemcpyDtoHAsync(this.base, src + BigInt(done), len, stream), 'cuMemcpyDtoHAsync');
+      this.busy.add(stream);
       this.quiesce();
       out.set(arena.subarray(0, len), done);
       done += len;
     }
-    if (n === 0) this.rt.synchronize();
+    if (n === 0) this.rt.synchronizeStream(stream);
     return out.buffer;
   }
 }

@@ -31,6 +31,7 @@ const decls = {
   cuEventRecord: 'int cuEventRecord(uint64_t event, uint64_t stream)',
   cuEventQuery: 'int cuEventQuery(uint64_t event)',
   cuEventSynchronize: 'int cuEventSynchronize(uint64_t event)',
+  cuStreamWaitEvent: 'int cuStreamWaitEvent(uint64_t stream, uint64_t event, uint32_t flags)',
   cuEventDestroy: 'int cuEventDestroy_v2(uint64_t event)',
   cuGetErrorName: 'int cuGetErrorName(int error, _Out_ const char **name)',
   cuGetErrorString: 'int cuGetErrorString(int error, _Out_ const char **text)',

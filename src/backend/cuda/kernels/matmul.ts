@@ -16,7 +16,9 @@ import { runGemv } from './gemv.js';
 import { broadcastStrides, sizeOf } from './layout.js';
 import type { MatmulParams } from '../../../core/ops/matmul.js';
 
-interface Blas { lib: Cublas; handle: bigint; alpha: bigint; beta: bigint; workspace: { ptr: bigint; bytes: number } }
+interface Blas { lib: Cublas; handle: bigint; stream: bigint; alpha: bigint; beta: bigint; workspace: { ptr: bigint; bytes: number } }
+/** One cuBLAS handle per CUDA stream: a handle's workspace must not be used by two streams at once. */
+const handles = new Map<bigint, Blas>();
 let blas: Blas | null = null;
 
 /** Choices bench/gpu/variants.ts compares. */
@@ -41,7 +43,9 @@ function setWorkspace(rt: Runtime, b: Blas, bytes: number): void {
 }
 
 function cublas(rt: Runtime): Blas {
-  if (blas) return blas;
+  if (blas && blas.stream === rt.stream) return blas;
+  const had = handles.get(rt.stream);
+  if (had) return (blas = had);
   const lib = loadCublas();
   if ('error' in lib) throw new Error(`[matmul] ${lib.error}`);
   const h = new BigUint64Array(1);
@@ -52,7 +56,8 @@ function cublas(rt: Runtime): Blas {
   const k = getKoffi()!;
   const scalars = k.alloc('float', 2) as bigint;
   new Float32Array(k.view(scalars, 8)).set([1, 0]);
-  blas = { lib, handle: h[0], alpha: scalars, beta: scalars + 4n, workspace: { ptr: 0n, bytes: 0 } };
+  blas = { lib, handle: h[0], stream: rt.stream, alpha: scalars, beta: scalars + 4n, workspace: { ptr: 0n, bytes: 0 } };
+  handles.set(rt.stream, blas);
   return blas;
 }
 
