@@ -257,6 +257,41 @@ export interface DecoderBlock extends Module {
   forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array;
 }
 
+/** An attention layer as the blocks call it: normed hidden states in, attended states out. */
+export interface AttentionLayer extends Module {
+  forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array;
+}
+
+/** A feed-forward layer (dense MLP or mixture of experts). */
+export interface FeedForward extends Module {
+  forward(x: Array): Array;
+}
+
+/**
+ * Llama's pre-norm block, which most architectures share: h = x + self_attn(norm(x)), then
+ * h + mlp(norm(h)); attribute names are the checkpoint keys. An architecture file subclasses
+ * it with its own attention and MLP.
+ */
+export class PreNormBlock<A extends AttentionLayer = AttentionLayer, M extends FeedForward = FeedForward> extends Module implements DecoderBlock {
+  self_attn: A;
+  mlp: M;
+  input_layernorm: RMSNorm;
+  post_attention_layernorm: RMSNorm;
+
+  constructor(selfAttn: A, mlp: M, dims: number, eps: number) {
+    super();
+    this.self_attn = selfAttn;
+    this.mlp = mlp;
+    this.input_layernorm = new RMSNorm(dims, eps);
+    this.post_attention_layernorm = new RMSNorm(dims, eps);
+  }
+
+  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
+    const h = mx.add(x, this.self_attn.forward(this.input_layernorm.forward(x), mask, positions, cache));
+    return mx.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+}
+
 /** A norm over the last axis (RMSNorm, GemmaRMSNorm). */
 export interface NormLayer extends Module {
   forward(x: Array): Array;

@@ -11,7 +11,7 @@ import { KVCache } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import {
   ConfigReader, DecoderLM, DecoderModel, baseArgs, cachedAttention, fromHeads, readLayerTypes, softcap, toHeads,
-  type BaseModelArgs, type ModelConfig,
+  type AttentionLayer, type BaseModelArgs, type DecoderBlock, type ModelConfig,
 } from './base.js';
 
 export interface ModelArgs extends BaseModelArgs {
@@ -120,18 +120,22 @@ export class Attention extends Module {
   }
 }
 
-export class TransformerBlock extends Module {
-  self_attn: Attention;
+/**
+ * Gemma's block: a norm before and after both the attention and the MLP (Gemma 2 and 3 differ
+ * in their attention only). Attribute names are the checkpoint keys.
+ */
+export class SandwichBlock<A extends AttentionLayer> extends Module implements DecoderBlock {
+  self_attn: A;
   mlp: MLP;
   input_layernorm: GemmaRMSNorm;
   post_attention_layernorm: GemmaRMSNorm;
   pre_feedforward_layernorm: GemmaRMSNorm;
   post_feedforward_layernorm: GemmaRMSNorm;
 
-  constructor(args: ModelArgs, config: ModelConfig) {
+  constructor(selfAttn: A, args: ModelArgs) {
     super();
     const d = args.hidden_size, eps = args.rms_norm_eps;
-    this.self_attn = new Attention(args, config);
+    this.self_attn = selfAttn;
     this.mlp = new MLP(d, args.intermediate_size, args.hidden_activation);
     this.input_layernorm = new GemmaRMSNorm(d, eps);
     this.post_attention_layernorm = new GemmaRMSNorm(d, eps);
@@ -147,15 +151,28 @@ export class TransformerBlock extends Module {
   }
 }
 
-export class Model extends DecoderLM<TransformerBlock> {
-  constructor(override readonly args: ModelArgs, config: ModelConfig) {
-    super(args, new DecoderModel(args, () => new TransformerBlock(args, config), {
+export class TransformerBlock extends SandwichBlock<Attention> {
+  constructor(args: ModelArgs, config: ModelConfig) {
+    super(new Attention(args, config), args);
+  }
+}
+
+/** Gemma's decoder and head: embeddings scaled by sqrt(hidden_size), Gemma norms, soft-capped logits. */
+export class GemmaLM<B extends DecoderBlock> extends DecoderLM<B> {
+  constructor(override readonly args: ModelArgs, makeBlock: (i: number) => B) {
+    super(args, new DecoderModel(args, makeBlock, {
       norm: (d, eps) => new GemmaRMSNorm(d, eps), embedScale: Math.sqrt(args.hidden_size),
     }));
   }
 
   override forward(inputs: Array, cache?: KVCache[]): Array {
     return softcap(super.forward(inputs, cache), this.args.final_logit_softcapping);
+  }
+}
+
+export class Model extends GemmaLM<TransformerBlock> {
+  constructor(args: ModelArgs, config: ModelConfig) {
+    super(args, () => new TransformerBlock(args, config));
   }
 }
 

@@ -2,13 +2,12 @@
 // scaled embeddings, (1 + weight) RMSNorm) with RMSNorm on each query and key head, sliding
 // windows on most layers (every sliding_window_pattern-th layer is global), and a separate
 // rope schedule for the sliding layers (local base, usually unscaled).
-import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
 import { Module, Linear } from '../../nn/index.js';
 import { KVCache } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
-import { DecoderLM, DecoderModel, cachedAttention, fromHeads, softcap, toHeads, type ModelConfig } from './base.js';
-import { GemmaRMSNorm, MLP, parseGemmaArgs, type ModelArgs } from './gemma2.js';
+import { cachedAttention, fromHeads, toHeads, type ModelConfig } from './base.js';
+import { GemmaLM, GemmaRMSNorm, SandwichBlock, parseGemmaArgs, type ModelArgs } from './gemma2.js';
 
 export type { ModelArgs } from './gemma2.js';
 
@@ -54,42 +53,15 @@ export class Attention extends Module {
   }
 }
 
-export class TransformerBlock extends Module {
-  self_attn: Attention;
-  mlp: MLP;
-  input_layernorm: GemmaRMSNorm;
-  post_attention_layernorm: GemmaRMSNorm;
-  pre_feedforward_layernorm: GemmaRMSNorm;
-  post_feedforward_layernorm: GemmaRMSNorm;
-
+export class TransformerBlock extends SandwichBlock<Attention> {
   constructor(args: ModelArgs, config: ModelConfig, layerType: string, where?: string) {
-    super();
-    const d = args.hidden_size, eps = args.rms_norm_eps;
-    this.self_attn = new Attention(args, config, layerType, where);
-    this.mlp = new MLP(d, args.intermediate_size, args.hidden_activation);
-    this.input_layernorm = new GemmaRMSNorm(d, eps);
-    this.post_attention_layernorm = new GemmaRMSNorm(d, eps);
-    this.pre_feedforward_layernorm = new GemmaRMSNorm(d, eps);
-    this.post_feedforward_layernorm = new GemmaRMSNorm(d, eps);
-  }
-
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
-    const r = this.self_attn.forward(this.input_layernorm.forward(x), mask, positions, cache);
-    const h = mx.add(x, this.post_attention_layernorm.forward(r));
-    const m = this.mlp.forward(this.pre_feedforward_layernorm.forward(h));
-    return mx.add(h, this.post_feedforward_layernorm.forward(m));
+    super(new Attention(args, config, layerType, where), args);
   }
 }
 
-export class Model extends DecoderLM<TransformerBlock> {
-  constructor(override readonly args: ModelArgs, config: ModelConfig, where?: string) {
-    super(args, new DecoderModel(args, (i) => new TransformerBlock(args, config, args.layer_types[i], where), {
-      norm: (d, eps) => new GemmaRMSNorm(d, eps), embedScale: Math.sqrt(args.hidden_size),
-    }));
-  }
-
-  override forward(inputs: Array, cache?: KVCache[]): Array {
-    return softcap(super.forward(inputs, cache), this.args.final_logit_softcapping);
+export class Model extends GemmaLM<TransformerBlock> {
+  constructor(args: ModelArgs, config: ModelConfig, where?: string) {
+    super(args, (i) => new TransformerBlock(args, config, args.layer_types[i], where));
   }
 }
 

@@ -1,12 +1,11 @@
 // Qwen3, as MLX-LM's models/qwen3.py: Llama's layout with RMSNorm on each query and key head
 // (q_norm, k_norm) before the rotary embedding, and head_dim set apart from hidden_size.
-import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
 import { Module, Linear, RMSNorm } from '../../nn/index.js';
 import { KVCache } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import {
-  ConfigReader, DecoderLM, DecoderModel, baseArgs, cachedAttention, fromHeads, readLayerTypes, toHeads,
+  ConfigReader, DecoderLM, DecoderModel, PreNormBlock, baseArgs, cachedAttention, fromHeads, readLayerTypes, toHeads,
   type BaseModelArgs, type ModelConfig,
 } from './base.js';
 import { MLP } from './llama.js';
@@ -68,23 +67,9 @@ export class Attention extends Module {
   }
 }
 
-export class TransformerBlock extends Module {
-  self_attn: Attention;
-  mlp: MLP;
-  input_layernorm: RMSNorm;
-  post_attention_layernorm: RMSNorm;
-
+export class TransformerBlock extends PreNormBlock<Attention, MLP> {
   constructor(args: ModelArgs, config: ModelConfig) {
-    super();
-    this.self_attn = new Attention(args, config);
-    this.mlp = new MLP(args.hidden_size, args.intermediate_size);
-    this.input_layernorm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
-    this.post_attention_layernorm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
-  }
-
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
-    const h = mx.add(x, this.self_attn.forward(this.input_layernorm.forward(x), mask, positions, cache));
-    return mx.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+    super(new Attention(args, config), new MLP(args.hidden_size, args.intermediate_size), args.hidden_size, args.rms_norm_eps);
   }
 }
 

@@ -3,11 +3,9 @@
 // (mlp_only_layers, or off the decoder_sparse_step) a dense MLP.
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
-import { Module, Linear, RMSNorm } from '../../nn/index.js';
-import { KVCache } from '../cache.js';
-import type { Positions } from '../rope.js';
+import { Module, Linear } from '../../nn/index.js';
 import {
-  ConfigReader, DecoderLM, DecoderModel, baseArgs, readLayerTypes,
+  ConfigReader, DecoderLM, DecoderModel, PreNormBlock, baseArgs, readLayerTypes,
   type BaseModelArgs, type ModelConfig, type Weights,
 } from './base.js';
 import { MLP } from './llama.js';
@@ -77,23 +75,9 @@ export class SparseMoeBlock extends Module {
   }
 }
 
-export class TransformerBlock extends Module {
-  self_attn: Attention;
-  mlp: SparseMoeBlock | MLP;
-  input_layernorm: RMSNorm;
-  post_attention_layernorm: RMSNorm;
-
+export class TransformerBlock extends PreNormBlock<Attention, SparseMoeBlock | MLP> {
   constructor(args: ModelArgs, config: ModelConfig, index: number) {
-    super();
-    this.self_attn = new Attention(args, config);
-    this.mlp = isSparse(args, index) ? new SparseMoeBlock(args) : new MLP(args.hidden_size, args.intermediate_size);
-    this.input_layernorm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
-    this.post_attention_layernorm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
-  }
-
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
-    const h = mx.add(x, this.self_attn.forward(this.input_layernorm.forward(x), mask, positions, cache));
-    return mx.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+    super(new Attention(args, config), isSparse(args, index) ? new SparseMoeBlock(args) : new MLP(args.hidden_size, args.intermediate_size), args.hidden_size, args.rms_norm_eps);
   }
 }
 
