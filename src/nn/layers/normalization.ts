@@ -3,7 +3,7 @@
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
 import { Module } from '../module.js';
-import * as fast from '../../fast/norm.js';
+import { layerNorm, rmsNorm } from '../../fast/norm.js';
 
 const isHalf = (x: Array) => x.dtype.isFloat && x.dtype.size === 2;
 /** The dtype statistics are computed in: float32 for halves and integers, else the input's. */
@@ -21,15 +21,8 @@ function checkFeatures(where: string, x: Array, dims: number): void {
     throw new Error(`[${where}] expected an input whose last axis has ${dims} features, got shape (${x.shape.join(',')})`);
 }
 
-/** Standardizes the last axis, then scales and shifts: fast.layerNorm (a fused kernel where the backend has one). */
-export function layerNorm(x: Array, weight: Array | null, bias: Array | null, eps: number): Array {
-  return fast.layerNorm(x, weight, bias, eps);
-}
-
-/** x / sqrt(mean(x²) + eps) over the last axis, times weight: fast.rmsNorm. */
-export function rmsNorm(x: Array, weight: Array | null, eps: number): Array {
-  return fast.rmsNorm(x, weight, eps);
-}
+/** The functional forms are lathe/fast's (fused kernels where the backend has them). */
+export { layerNorm, rmsNorm };
 
 /** Layer normalization over the last axis, with a learned scale (`weight`) and shift (`bias`). */
 export class LayerNorm extends Module {
