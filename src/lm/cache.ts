@@ -60,13 +60,29 @@ function buildMask(offset: number, L: number, range: KeyRange, windowSize: numbe
 }
 
 /**
+ * What attention is told to hide (MLX-LM's mask argument): null (nothing), 'causal' (the L
+ * queries are the last L of the S key positions, each sees the keys up to its own: attention
+ * kernels skip the hidden blocks instead of reading a mask), or a boolean array, true where a
+ * query sees a key, of shape (L, S) or (B, 1, L, S).
+ */
+export type AttentionMask = Array | 'causal' | null;
+
+/** The mask as an array for L queries over S keys (null stays null). */
+export function maskArray(mask: AttentionMask, L: number, S: number): Array | null {
+  if (mask !== 'causal') return mask;
+  return mx.lessEqual(mx.expandDims(mx.arange(0, S, 1, 'int32'), 0), mx.expandDims(mx.arange(S - L, S, 1, 'int32'), 1));
+}
+
+/**
  * The attention mask for L new tokens with `cache` (or none: a plain causal mask over the L
  * tokens), for a layer that attends to the last `windowSize` tokens (null: all). Null when
- * nothing needs hiding (one new token, every cached key visible).
+ * nothing needs hiding (one new token, every cached key visible); 'causal' when keys and
+ * queries are in order and no window or padding bites.
  */
-export function createAttentionMask(L: number, cache: KVCache | null | undefined, windowSize: number | null = null): Array | null {
+export function createAttentionMask(L: number, cache: KVCache | null | undefined, windowSize: number | null = null): AttentionMask {
   if (cache) return cache.makeMask(L, windowSize);
   if (L === 1) return null;
+  if (windowSize === null || L <= windowSize) return 'causal';
   return buildMask(0, L, { sinks: 0, start: 0, end: L }, windowSize, null, 0, null);
 }
 
@@ -110,11 +126,14 @@ export class KVCache {
   protected get sinks(): number { return 0; }
 
   /** The mask for the next `length` tokens (call before updateAndFetch); see createAttentionMask. */
-  makeMask(length: number, windowSize: number | null = null): Array | null {
+  makeMask(length: number, windowSize: number | null = null): AttentionMask {
     const range = this.keyRange(length);
     const S = range.sinks + range.end - range.start;
     const win = this.cacheWindow;
-    if (length === 1 && !this.leftPadding && (windowSize === null || S <= windowSize) && (win === null || S - this.sinks <= win)) return null;
+    if (!this.leftPadding && (windowSize === null || S <= windowSize) && (win === null || S - this.sinks <= win)) {
+      if (length === 1) return null;
+      if (range.sinks === 0 && range.start === 0) return 'causal'; // keys 0 .. offset + length - 1, in order
+    }
     return buildMask(this.offset, length, range, windowSize, win, this.sinks, this.leftPadding);
   }
 

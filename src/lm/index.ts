@@ -7,7 +7,7 @@ export { LanguageModel, type BaseModelArgs, type ModelConfig, type Weights } fro
 export { supportedModelTypes, registerArchitecture, type Architecture } from './models/registry.js';
 export {
   KVCache, RotatingKVCache, QuantizedKVCache, makePromptCache, savePromptCache, loadPromptCache,
-  maybeQuantizeKVCache, createAttentionMask, cacheState, type CacheOptions, type CacheableModel,
+  maybeQuantizeKVCache, createAttentionMask, maskArray, cacheState, type AttentionMask, type CacheOptions, type CacheableModel,
 } from './cache.js';
 export { Tokenizer, loadTokenizer, type TokenizerOptions } from './tokenizer.js';
 export {

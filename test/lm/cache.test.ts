@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as mx from '../../src/index.js';
 import { saveSafetensors } from '../../src/io/index.js';
 import {
-  KVCache, RotatingKVCache, QuantizedKVCache, createAttentionMask, makePromptCache, maybeQuantizeKVCache,
+  KVCache, RotatingKVCache, QuantizedKVCache, createAttentionMask, maskArray, makePromptCache, maybeQuantizeKVCache,
   savePromptCache, loadPromptCache, cacheState,
 } from '../../src/lm/cache.js';
 import { loadModel } from '../../src/lm/load.js';
@@ -56,14 +56,22 @@ test('RotatingKVCache with attention sinks: the first `keep` tokens stay visible
 
 test('masks: causal, windowed, and left padding hidden per row', () => {
   assert.equal(createAttentionMask(1, null), null);
-  assert.deepEqual(createAttentionMask(3, null)!.tolist(), [[true, false, false], [true, true, false], [true, true, true]]);
-  assert.deepEqual(createAttentionMask(3, null, 2)!.tolist(), [[true, false, false], [true, true, false], [false, true, true]]);
+  // Keys and queries in order with nothing else to hide: 'causal' (kernels skip the hidden blocks).
+  assert.equal(createAttentionMask(3, null), 'causal');
+  assert.equal(createAttentionMask(3, null, 3), 'causal', 'a window the prompt fits in hides nothing more');
+  assert.deepEqual(maskArray('causal', 3, 3)!.tolist(), [[true, false, false], [true, true, false], [true, true, true]]);
+  assert.deepEqual(maskArray('causal', 2, 3)!.tolist(), [[true, true, false], [true, true, true]], 'the queries are the last of the keys');
+  assert.deepEqual((createAttentionMask(3, null, 2) as mx.Array).tolist(), [[true, false, false], [true, true, false], [false, true, true]]);
+  const chunked = new KVCache();
+  chunked.updateAndFetch(randn([1, 1, 2, 4], 1), randn([1, 1, 2, 4], 2));
+  assert.equal(chunked.makeMask(3, null), 'causal', 'a later prefill chunk: the 3 queries are the last of 5 keys');
+  assert.deepEqual((chunked.makeMask(3, 4) as mx.Array).tolist(), [[true, true, true, false, false], [true, true, true, true, false], [false, true, true, true, true]]);
   const c = new KVCache({ leftPadding: [2, 0] });
-  const m = c.makeMask(3, null)!;
+  const m = c.makeMask(3, null) as mx.Array;
   assert.deepEqual(m.shape, [2, 1, 3, 3]);
   assert.deepEqual(m.tolist(), [[[[false, false, false], [false, false, false], [false, false, true]]], [[[true, false, false], [true, true, false], [true, true, true]]]]);
   c.updateAndFetch(randn([2, 1, 3, 4], 1), randn([2, 1, 3, 4], 2));
-  assert.deepEqual(c.makeMask(1, null)!.tolist(), [[[[false, false, true, true]]], [[[true, true, true, true]]]]);
+  assert.deepEqual((c.makeMask(1, null) as mx.Array).tolist(), [[[[false, false, true, true]]], [[[true, true, true, true]]]]);
   assert.equal(new KVCache().makeMask(1, null), null, 'one token, nothing hidden: no mask');
   assert.throws(() => c.updateAndFetch(randn([3, 1, 1, 4], 1), randn([3, 1, 1, 4], 2)), /made for a batch of 2 \(leftPadding\), got keys for 3/);
   assert.throws(() => new KVCache({ leftPadding: [-1] }), /leftPadding must be a non-empty list of non-negative integers/);

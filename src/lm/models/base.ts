@@ -4,7 +4,7 @@
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
 import { Module, Embedding, Linear, RMSNorm } from '../../nn/index.js';
-import { KVCache, QuantizedKVCache, RotatingKVCache, createAttentionMask, type CacheOptions, type QuantizedArrays } from '../cache.js';
+import { KVCache, QuantizedKVCache, RotatingKVCache, createAttentionMask, maskArray, type AttentionMask, type CacheOptions, type QuantizedArrays } from '../cache.js';
 import { Positions, ropeSettings } from '../rope.js';
 import { StaticKVCache } from '../static-cache.js';
 import { scaledDotProductAttention as fastAttention } from '../../fast/attention.js';
@@ -126,7 +126,8 @@ export function baseArgs(r: ConfigReader, defaults: { tie?: boolean; eps?: numbe
 }
 
 /** Hides masked scores with the dtype's lowest value (a fully masked row averages instead of giving NaN). */
-function applyMask(scores: Array, mask: Array | null): Array {
+function applyMask(scores: Array, attentionMask: AttentionMask): Array {
+  const mask = maskArray(attentionMask, scores.shape[scores.ndim - 2], scores.shape[scores.ndim - 1]);
   if (!mask) return scores;
   if (mask.dtype.name === 'bool') return mx.where(mask, scores, mx.array(-mx.finfoMax(scores.dtype), scores.dtype));
   return mx.add(scores, mx.astype(mask, scores.dtype));
@@ -142,12 +143,12 @@ export function softcap(x: Array, cap: number | null): Array {
  * grouped-query without repeating keys: fast.scaledDotProductAttention (flash attention where
  * the backend has the kernel; the work in float32).
  */
-export function scaledDotProductAttention(q: Array, k: Array, v: Array, scale: number, mask: Array | null, cap: number | null = null): Array {
+export function scaledDotProductAttention(q: Array, k: Array, v: Array, scale: number, mask: AttentionMask, cap: number | null = null): Array {
   return fastAttention(q, k, v, { scale, mask, softcap: cap });
 }
 
 /** The same attention over keys and values stored quantized (MLX-LM's quantized_scaled_dot_product_attention). */
-export function quantizedScaledDotProductAttention(q: Array, qk: QuantizedArrays, qv: QuantizedArrays, scale: number, mask: Array | null,
+export function quantizedScaledDotProductAttention(q: Array, qk: QuantizedArrays, qv: QuantizedArrays, scale: number, mask: AttentionMask,
   groupSize: number, bits: number, cap: number | null = null): Array {
   const [B, Hq, L, D] = q.shape, Hk = qk[0].shape[1], S = qk[0].shape[2];
   const rep = Hq / Hk;
@@ -168,7 +169,7 @@ export function quantizedScaledDotProductAttention(q: Array, qk: QuantizedArrays
  * Attention of q over the new keys and values appended to `cache` (if any): what every
  * architecture's attention layer calls once it has projected, normed and rotated q, k, v.
  */
-export function cachedAttention(q: Array, k: Array, v: Array, cache: KVCache | undefined, scale: number, mask: Array | null, cap: number | null = null): Array {
+export function cachedAttention(q: Array, k: Array, v: Array, cache: KVCache | undefined, scale: number, mask: AttentionMask, cap: number | null = null): Array {
   if (cache instanceof QuantizedKVCache) {
     const [qk, qv] = cache.updateAndFetchQuantized(k, v);
     return quantizedScaledDotProductAttention(q, qk, qv, scale, mask, cache.groupSize, cache.bits, cap);
@@ -201,8 +202,8 @@ export function positionsFor(cache: readonly KVCache[] | undefined, L: number): 
  * The mask of each layer, given the window each attends to (null: full attention). Layers with
  * the same window and the same kind of cache share one mask.
  */
-export function layerMasks(L: number, cache: readonly KVCache[] | undefined, windows: readonly (number | null)[]): (Array | null)[] {
-  const memo = new Map<string, Array | null>();
+export function layerMasks(L: number, cache: readonly KVCache[] | undefined, windows: readonly (number | null)[]): AttentionMask[] {
+  const memo = new Map<string, AttentionMask>();
   return windows.map((w, i) => {
     const key = `${w}:${cache?.[i]?.constructor.name ?? ''}`;
     if (!memo.has(key)) memo.set(key, createAttentionMask(L, cache?.[i], w));
@@ -254,12 +255,12 @@ export interface DecoderArgs extends BaseModelArgs {
 
 /** One decoder block: hidden states in and out, given its mask, the positions and its cache entry. */
 export interface DecoderBlock extends Module {
-  forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array;
+  forward(x: Array, mask: AttentionMask, positions: Positions, cache?: KVCache): Array;
 }
 
 /** An attention layer as the blocks call it: normed hidden states in, attended states out. */
 export interface AttentionLayer extends Module {
-  forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array;
+  forward(x: Array, mask: AttentionMask, positions: Positions, cache?: KVCache): Array;
 }
 
 /** A feed-forward layer (dense MLP or mixture of experts). */
@@ -286,7 +287,7 @@ export class PreNormBlock<A extends AttentionLayer = AttentionLayer, M extends F
     this.post_attention_layernorm = new RMSNorm(dims, eps);
   }
 
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
+  override forward(x: Array, mask: AttentionMask, positions: Positions, cache?: KVCache): Array {
     const h = mx.add(x, this.self_attn.forward(this.input_layernorm.forward(x), mask, positions, cache));
     return mx.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }

@@ -7,7 +7,7 @@ import type { Array } from '../../core/index.js';
 import { Module, Linear } from '../../nn/index.js';
 import { geglu, swiglu } from '../../fast/glu.js';
 import { rmsNorm } from '../../fast/norm.js';
-import { KVCache } from '../cache.js';
+import { KVCache, type AttentionMask } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import {
   ConfigReader, DecoderLM, DecoderModel, baseArgs, cachedAttention, fromHeads, readLayerTypes, softcap, toHeads,
@@ -112,7 +112,7 @@ export class Attention extends Module {
     this.rope = initializeRope(config, hd);
   }
 
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
+  override forward(x: Array, mask: AttentionMask, positions: Positions, cache?: KVCache): Array {
     const q = this.rope.forward(toHeads(this.q_proj.forward(x), this.nHeads), positions);
     const k = this.rope.forward(toHeads(this.k_proj.forward(x), this.nKvHeads), positions);
     const v = toHeads(this.v_proj.forward(x), this.nKvHeads);
@@ -143,7 +143,7 @@ export class SandwichBlock<A extends AttentionLayer> extends Module implements D
     this.post_feedforward_layernorm = new GemmaRMSNorm(d, eps);
   }
 
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
+  override forward(x: Array, mask: AttentionMask, positions: Positions, cache?: KVCache): Array {
     const r = this.self_attn.forward(this.input_layernorm.forward(x), mask, positions, cache);
     const h = mx.add(x, this.post_attention_layernorm.forward(r));
     const m = this.mlp.forward(this.pre_feedforward_layernorm.forward(h));

@@ -4,7 +4,7 @@
 // rope schedule for the sliding layers (local base, usually unscaled).
 import type { Array } from '../../core/index.js';
 import { Module, Linear } from '../../nn/index.js';
-import { KVCache } from '../cache.js';
+import { KVCache, type AttentionMask } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import { cachedAttention, fromHeads, toHeads, type ModelConfig } from './base.js';
 import { GemmaLM, GemmaRMSNorm, SandwichBlock, parseGemmaArgs, type ModelArgs } from './gemma2.js';
@@ -45,7 +45,7 @@ export class Attention extends Module {
     this.rope = initializeRope(config, hd, layerType, where);
   }
 
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
+  override forward(x: Array, mask: AttentionMask, positions: Positions, cache?: KVCache): Array {
     const q = this.rope.forward(this.q_norm.forward(toHeads(this.q_proj.forward(x), this.nHeads)), positions);
     const k = this.rope.forward(this.k_norm.forward(toHeads(this.k_proj.forward(x), this.nKvHeads)), positions);
     const v = toHeads(this.v_proj.forward(x), this.nKvHeads);

@@ -4,7 +4,7 @@
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
 import { Module, Linear, RMSNorm } from '../../nn/index.js';
-import { KVCache } from '../cache.js';
+import { KVCache, type AttentionMask } from '../cache.js';
 import type { Positions } from '../rope.js';
 import {
   ConfigReader, DecoderLM, DecoderModel, baseArgs, readLayerTypes,
@@ -71,7 +71,7 @@ export class TransformerBlock extends Module {
     this.post_attention_layernorm = new RMSNorm(args.hidden_size, args.rms_norm_eps);
   }
 
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
+  override forward(x: Array, mask: AttentionMask, positions: Positions, cache?: KVCache): Array {
     const h = mx.add(x, this.self_attn.forward(this.input_layernorm.forward(x), mask, positions, cache));
     return mx.add(h, this.block_sparse_moe.forward(this.post_attention_layernorm.forward(h)));
   }

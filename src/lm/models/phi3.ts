@@ -5,7 +5,7 @@ import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
 import { Module, Linear } from '../../nn/index.js';
 import { swiglu } from '../../fast/glu.js';
-import { KVCache } from '../cache.js';
+import { KVCache, type AttentionMask } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import {
   ConfigReader, DecoderLM, DecoderModel, PreNormBlock, baseArgs, cachedAttention, fromHeads, readLayerTypes, toHeads,
@@ -51,7 +51,7 @@ export class Attention extends Module {
     this.rope = initializeRope(config, hd, null, where);
   }
 
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
+  override forward(x: Array, mask: AttentionMask, positions: Positions, cache?: KVCache): Array {
     const qSize = this.nHeads * this.headDim, kvSize = this.nKvHeads * this.headDim;
     const [qs, ks, vs] = mx.split(this.qkv_proj.forward(x), [qSize, qSize + kvSize], -1);
     const q = this.rope.forward(toHeads(qs, this.nHeads), positions);

@@ -2,7 +2,7 @@
 // v projections, and sliding windows on the layers past max_window_layers when enabled.
 import type { Array } from '../../core/index.js';
 import { Module, Linear } from '../../nn/index.js';
-import { KVCache } from '../cache.js';
+import { KVCache, type AttentionMask } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import {
   ConfigReader, DecoderLM, DecoderModel, PreNormBlock, baseArgs, cachedAttention, fromHeads, readLayerTypes, toHeads,
@@ -53,7 +53,7 @@ export class Attention extends Module {
     this.rope = initializeRope(config, hd);
   }
 
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
+  override forward(x: Array, mask: AttentionMask, positions: Positions, cache?: KVCache): Array {
     const q = this.rope.forward(toHeads(this.q_proj.forward(x), this.nHeads), positions);
     const k = this.rope.forward(toHeads(this.k_proj.forward(x), this.nKvHeads), positions);
     const v = toHeads(this.v_proj.forward(x), this.nKvHeads);

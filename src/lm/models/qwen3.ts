@@ -2,7 +2,7 @@
 // (q_norm, k_norm) before the rotary embedding, and head_dim set apart from hidden_size.
 import type { Array } from '../../core/index.js';
 import { Module, Linear, RMSNorm } from '../../nn/index.js';
-import { KVCache } from '../cache.js';
+import { KVCache, type AttentionMask } from '../cache.js';
 import { initializeRope, type Positions, type Rope } from '../rope.js';
 import {
   ConfigReader, DecoderLM, DecoderModel, PreNormBlock, baseArgs, cachedAttention, fromHeads, readLayerTypes, toHeads,
@@ -59,7 +59,7 @@ export class Attention extends Module {
     this.rope = initializeRope(config, hd);
   }
 
-  override forward(x: Array, mask: Array | null, positions: Positions, cache?: KVCache): Array {
+  override forward(x: Array, mask: AttentionMask, positions: Positions, cache?: KVCache): Array {
     const q = this.rope.forward(this.q_norm.forward(toHeads(this.q_proj.forward(x), this.nHeads)), positions);
     const k = this.rope.forward(this.k_norm.forward(toHeads(this.k_proj.forward(x), this.nKvHeads)), positions);
     const v = toHeads(this.v_proj.forward(x), this.nKvHeads);
