@@ -28,23 +28,6 @@ export class DevicePositions extends Positions {
   }
 }
 
-// Every layer writes at the same position: the columns it selects are computed once per step.
-const columnMemo = new WeakMap<Array, Map<string, { rel: Array; inside: Array }>>();
-
-/** Per column (maxSize, 1): column - position, and whether an update of L rows lands there. */
-function columns(position: Array, maxSize: number, L: number): { rel: Array; inside: Array } {
-  let m = columnMemo.get(position);
-  if (!m) columnMemo.set(position, (m = new Map()));
-  const key = `${maxSize}:${L}`;
-  let c = m.get(key);
-  if (!c) {
-    const rel = mx.subtract(mx.reshape(mx.arange(0, maxSize, 1, 'int32'), [maxSize, 1]), position);
-    c = { rel, inside: mx.logicalAnd(mx.greaterEqual(rel, 0), mx.less(rel, L)) };
-    m.set(key, c);
-  }
-  return c;
-}
-
 export class StaticKVCache extends KVCache {
   /**
    * The position of the next token as a 0-d int32 device array, or null: then `offset` (a
@@ -90,17 +73,13 @@ export class StaticKVCache extends KVCache {
   }
 
   /**
-   * `buf` with `update` (B, H, L, D) written at the next positions. With a device position it
-   * is an elementwise select (one fused loop, which a graph may run in place on a donated
-   * buffer); L > 1 then gathers the update's rows. A host offset writes a static slice.
+   * `buf` with `update` (B, H, L, D) written at the next positions: a dynamic sliceUpdate at
+   * the device position (a scatter that a graph runs in place on the donated buffer, writing
+   * only the L new rows), or a static one at the host offset.
    */
   private write(buf: Array, update: Array): Array {
     const u = mx.astype(update, buf.dtype);
-    if (!this.position) return mx.sliceUpdate(buf, u, [this.offset], [2]);
-    const L = u.shape[2];
-    const { rel, inside } = columns(this.position, this.maxSize, L);
-    const rows = L === 1 ? u : mx.take(u, mx.reshape(mx.clip(rel, 0, L - 1), [this.maxSize]), 2);
-    return mx.where(inside, rows, buf);
+    return mx.sliceUpdate(buf, u, this.position ? mx.reshape(this.position, [1]) : [this.offset], [2]);
   }
 
   /** Queries at the next `length` positions see the columns up to theirs (and within `windowSize`): (L, maxSize). */

@@ -57,11 +57,14 @@ describe('cuda: compile as CUDA graphs', { skip }, () => {
     assert.ok(compileStats(cf)!.graphLaunches >= 10);
   });
 
-  test('a donated cache is written in place; donated arrays are consumed', () => {
-    const S = 256, D = 64;
+  const S = 256, D = 64;
+  const cacheWrites: [string, (cache: mx.Array, row: mx.Array, pos: mx.Array) => mx.Array][] = [
+    ['an elementwise select', (cache, row, pos) => mx.where(mx.equal(mx.reshape(mx.arange(0, S, 1, 'int32'), [S, 1]), pos), row, cache)],
+    ['a dynamic sliceUpdate (one-window scatter)', (cache, row, pos) => mx.sliceUpdate(cache, row, mx.reshape(pos, [1]), [1])],
+  ];
+  for (const [how, put] of cacheWrites) test(`a donated cache is written in place by ${how}; donated arrays are consumed`, () => {
     const write = (cache: mx.Array, row: mx.Array, pos: mx.Array) => {
-      const at = mx.equal(mx.reshape(mx.arange(0, S, 1, 'int32'), [S, 1]), pos);
-      const next = mx.where(at, row, cache);
+      const next = put(cache, row, pos);
       return [next, mx.sum(mx.multiply(next, next), -1), mx.add(pos, 1)];
     };
     const cf = mx.compile(write, { donateArgnums: [0] });

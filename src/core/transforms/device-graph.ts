@@ -112,10 +112,13 @@ export function graphDevice(tape: Tape, inputs: Array[]): Device | string {
 /**
  * Nodes that may overwrite a donated input in place: elementwise loops and fused programs
  * (row programs too: each element is read and written by one thread), with an output of
- * the input's shape and element size, read and written element for element.
+ * the input's shape and element size, read and written element for element; and scatters
+ * into it (the CUDA scatter skips its copy when the output is x's memory: a dynamic
+ * sliceUpdate of a KV cache then writes one row).
  */
 function writesInPlace(node: Node, x: Array): boolean {
   const name = node.prim.name;
+  if (name === 'scatter') return node.inputs[0] === x && !node.inputs.slice(1).includes(x) && alike(node.outputs[0], x);
   if (name !== 'fused' && (!isElementwise(name) || name === 'astype' || name === 'stopGradient')) return false;
   return node.outputs.some((o) => alike(o, x));
 }

@@ -186,11 +186,12 @@ function atomicUpdate(name: string, reduce: ScatterReduce, d: DType): string {
 }`;
 }
 
-export type ScatterPhase = 'claim' | 'write' | 'reduce';
+export type ScatterPhase = 'claim' | 'write' | 'direct' | 'reduce';
 
 /**
  * One pass over the update elements e: 'claim' records e + 1 as the last writer of its
- * destination, 'write' stores the updates that won, 'reduce' combines atomically.
+ * destination, 'write' stores the updates that won, 'direct' stores every update (one
+ * window: no destination is written twice), 'reduce' combines atomically.
  */
 export function renderScatter(name: string, d: DType, reduce: ScatterReduce, phase: ScatterPhase, t: Target, wideClaims: boolean): KernelSource {
   const I = t.wide ? 'i64' : 'i32';
@@ -198,6 +199,7 @@ export function renderScatter(name: string, d: DType, reduce: ScatterReduce, pha
   const W = wideClaims ? 'u64' : 'u32';
   const body = phase === 'claim' ? `atomicMax(&claims[off], (${W})e + 1);`
     : phase === 'write' ? `if (claims[off] == (${W})e + 1) out[off] = upd[e];`
+      : phase === 'direct' ? 'out[off] = upd[e];'
       : `${name}_update(&out[off], ${load('upd[e]', d)});`;
   const source = `${PRELUDE}
 ${phase === 'reduce' ? atomicUpdate(name, reduce, d) : ''}
@@ -210,15 +212,22 @@ extern "C" __global__ void __launch_bounds__(256) ${name}(${T}* __restrict__ out
   return { name, source };
 }
 
+/**
+ * out = x with u scattered in. Writes over x itself when out is x's memory (a CUDA graph
+ * hands a donated input's buffer to the output: a KV cache update then copies nothing). A
+ * single window (every index 0-d, as in a dynamic sliceUpdate) writes each destination once,
+ * so it needs no claims: one 'direct' pass.
+ */
 function runScatter(ctx: CudaContext, x: CudaArg, idx: CudaArg[], u: CudaArg, reduce: ScatterReduce, outPtr: bigint, t: Target, geo: Geometry): void {
   const d = x.dtype;
-  copyStrided(ctx, d.size, outPtr, 0, null, x.buf.ptr, 0, rowStrides(x.shape), x.shape);
+  if (outPtr !== x.buf.ptr) copyStrided(ctx, d.size, outPtr, 0, null, x.buf.ptr, 0, rowStrides(x.shape), x.shape);
   const total = sizeOf(u.shape);
   if (total === 0 || sizeOf(x.shape) === 0) return;
   const wideClaims = total >= 2 ** 32 - 1;
-  const phases: ScatterPhase[] = reduce === 'none' ? ['claim', 'write'] : ['reduce'];
+  const oneWindow = t.kind === 'windows' && idx.every((i) => i.shape.length === 0);
+  const phases: ScatterPhase[] = reduce !== 'none' ? ['reduce'] : oneWindow ? ['direct'] : ['claim', 'write'];
   let claims = 0n;
-  if (reduce === 'none') {
+  if (phases[0] === 'claim') {
     const bytes = sizeOf(x.shape) * (wideClaims ? 8 : 4);
     claims = ctx.temp(bytes).ptr;
     check(ctx.rt.driver, ctx.rt.driver.cuMemsetD8Async(claims, 0, bytes, ctx.rt.stream), 'cuMemsetD8Async');
