@@ -16,8 +16,7 @@
 import { writeFileSync } from 'node:fs';
 import * as mx from '../../src/index.js';
 import { cudaBackend, gpuUnavailableReason } from '../../src/backend/cuda/index.js';
-import { check, CU } from '../../src/backend/cuda/ffi/libcuda.js';
-import { loadCublas } from '../../src/backend/cuda/ffi/libcublas.js';
+import { check } from '../../src/backend/cuda/ffi/libcuda.js';
 import { compile, compileStats } from '../../src/core/transforms/compile.js';
 import { fromConfig } from '../../src/lm/models/llama.js';
 import { makeStaticCache, type StaticKVCache } from '../../src/lm/static-cache.js';
@@ -26,6 +25,7 @@ import { gemm } from '../../src/backend/cuda/kernels/matmul.js';
 import { openLibrary } from '../../src/backend/cuda/ffi/load.js';
 import type { CudaBuffer } from '../../src/backend/cuda/allocator.js';
 import { median } from './timer.js';
+import { elapsedMs, kernelTimes, newEvent, record, spin } from './kernel-times.js';
 
 const arg = (name: string, fallback: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : fallback; };
 const STEPS = arg('steps', 100), CACHE = arg('cache', 1024), LAYERS = arg('layers', 16), PROMPT = 16;
@@ -56,20 +56,6 @@ const weightBytes = weights.reduce((s, w) => s + w.nbytes, 0);
 
 // ---------------------------------------------------------------- timing helpers
 
-const spinFn = cudaBackend.kernelCache.get('bench|spin', () => ({
-  name: 'bench_spin',
-  source: `extern "C" __global__ void bench_spin(unsigned long long ns) {
-  unsigned long long t0, t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
-  do { __nanosleep(1000); asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); } while (t - t0 < ns);
-}`,
-}));
-/** Keeps the GPU busy for `ms` so the host can queue a whole step behind it. */
-const spin = (ms: number) => { rt.args.reset().i64(Math.round(ms * 1e6)); rt.launch(spinFn, [1, 1, 1], [1, 1, 1]); };
-const out64 = new BigUint64Array(1);
-const newEvent = () => { check(d, d.cuEventCreate(out64, CU.EVENT_DEFAULT), 'cuEventCreate'); return out64[0]; };
-const record = (e: bigint) => check(d, d.cuEventRecord(e, rt.stream), 'cuEventRecord');
-const elapsedMs = (a: bigint, b: bigint) => { const f = new Float32Array(1); check(d, d.cuEventElapsedTime(f, a, b), 'cuEventElapsedTime'); return f[0]; };
 const [e0, e1] = [newEvent(), newEvent()];
 
 interface Timing { host: number; device: number; tokPerS: number }
@@ -181,50 +167,10 @@ part('compiled', () => { // compiled, no graph; then its kernels one by one
   const cache = prefilled();
   const step = compiledStepOver(cache, plain);
   rows.push({ mode: 'compiled', t: measure(step, readToken), note: 'the fused tape replayed lazily: one launch per kernel' });
-  // Per-kernel device times: an event after every launch, GEMM and copy, all queued behind a spin.
-  const names = new Map<bigint, string>();
-  const kc = cudaBackend.kernelCache as unknown as { get: (key: string, render: () => unknown) => bigint };
-  const get = kc.get.bind(kc);
-  kc.get = (key, render) => { const fn = get(key, render); names.set(fn, key.split('|')[0]); return fn; };
-  const events = Array.from({ length: 4096 }, newEvent);
-  const labels: string[] = [];
-  let n = 0;
-  const mark = (label: string) => { if (n < events.length) { record(events[n++]); labels.push(label); } };
-  const launch = rt.launch.bind(rt);
-  rt.launch = (fn, grid, block, shared) => { launch(fn, grid, block, shared); mark(names.get(fn) ?? 'kernel'); };
-  const blas = loadCublas();
-  const gemm = 'error' in blas ? null : blas.cublasGemmStridedBatchedEx;
-  if (!('error' in blas)) blas.cublasGemmStridedBatchedEx = (...a: unknown[]) => { const s = (gemm as (...x: unknown[]) => unknown)(...a); mark('cublas gemm'); return s; };
-  const dd = d as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const copy = dd.cuMemcpyDtoDAsync, memset = dd.cuMemsetD8Async;
-  dd.cuMemcpyDtoDAsync = (...a) => { const s = copy(...a); mark('copy'); return s; };
-  dd.cuMemsetD8Async = (...a) => { const s = memset(...a); mark('memset'); return s; };
-  try {
-    rt.synchronize();
-    spin(400);
-    n = 0; labels.length = 0;
-    mark('start');
-    const outs = step();
-    mark('end');
-    readToken(outs);
-  } finally {
-    rt.launch = launch;
-    kc.get = get;
-    if (!('error' in blas)) blas.cublasGemmStridedBatchedEx = gemm!;
-    dd.cuMemcpyDtoDAsync = copy; dd.cuMemsetD8Async = memset;
-  }
-  // The read's own kernels (argmax) come last: count the step's only.
-  const per = new Map<string, [number, number]>();
-  kernelSum = 0;
-  for (let i = 1; i < n; i++) {
-    const ms = elapsedMs(events[i - 1], events[i]);
-    if (labels[i] === 'end') break;
-    kernelSum += ms; kernelCount++;
-    const p = per.get(labels[i]) ?? [0, 0];
-    per.set(labels[i], [p[0] + ms, p[1] + 1]);
-  }
-  topKernels = [...per.entries()].map(([k, [ms, c]]) => [k, ms, c] as [string, number, number]).sort((a, b) => b[1] - a[1]).slice(0, 8);
-  for (const e of events) d.cuEventDestroy(e);
+  // Per-kernel device times (kernel-times.ts); the read's own kernels (argmax) are left out.
+  const t = kernelTimes(() => { mx.dispose(step()); });
+  kernelSum = t.total; kernelCount = t.count;
+  topKernels = t.per.slice(0, 8);
   mx.dispose(cache.map((c) => c.state));
 });
 
