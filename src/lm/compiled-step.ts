@@ -1,42 +1,66 @@
-// Decoding through one compiled step: (tokens (B, L), position, keys, values) -> (logits of
-// the last position (B, V), position + L, keys, values) over StaticKVCache buffers, so every
-// token has the same shapes. mx.compile traces it once per model and signature; on the GPU
-// its second call records a CUDA graph, and later tokens launch the graph: a few host calls
-// per token instead of ~400 kernel launches. The cache buffers are donated, so the graph
-// writes the new keys and values into them in place.
+// Decoding through one compiled step: (tokens (B, L), position, keys, values[, padding]) ->
+// (logits of the last position (B, V), position + L, keys, values) over StaticKVCache buffers,
+// so every token has the same shapes. Left-padded batches (batchGenerate) pass each row's
+// padding as a (B,) int32 input, so batches with other paddings replay the same trace.
+// mx.compile traces it once per model and signature; on the GPU its second call records a
+// CUDA graph, and later tokens launch the graph: a few host calls per token instead of ~400
+// kernel launches. The cache buffers are donated, so the graph writes the new keys and
+// values into them in place.
 import * as mx from '../core/index.js';
 import type { Array } from '../core/index.js';
 import { compile, compileStats, type CompiledFunction, type CompileStats } from '../core/transforms/compile.js';
 import { graphNote } from '../core/transforms/device-graph.js';
+import { Module } from '../nn/index.js';
 import { Rope } from './rope.js';
+import { SwitchGLU } from './models/switch_layers.js';
 import { StaticKVCache, makeStaticCache } from './static-cache.js';
 import {
   prefill, readStep, sampleLast, stepConfig, tidyStep,
   type GenerateOptions, type GenerationModel, type StepToken,
 } from './step.js';
 
-export type StepFn = (tokens: Array, position: Array, keys: Array[], values: Array[]) => [Array, Array, Array[], Array[]];
+/** `padding` (B,) int32: each row's left padding; left out (not null) for unpadded batches, so their trace keys stay the same. */
+export type StepFn = (tokens: Array, position: Array, keys: Array[], values: Array[], padding?: Array) => [Array, Array, Array[], Array[]];
 
 const stepFns = new WeakMap<GenerationModel, CompiledFunction<Parameters<StepFn>, ReturnType<StepFn>>>();
 
-/** Why `model` cannot decode through a compiled step over a static cache, or null. */
-export function compiledStepUnsupported(model: GenerationModel): string | null {
+/** Why `model` cannot decode `batch` rows per step through a compiled step over a static cache, or null. */
+export function compiledStepUnsupported(model: GenerationModel, batch = 1): string | null {
   for (const layer of model.layers) {
     const rope = (layer as { self_attn?: { rope?: unknown } }).self_attn?.rope;
     if (rope instanceof Rope && (rope.settings.ropeType === 'dynamic' || rope.settings.ropeType === 'longrope'))
       return `its '${rope.settings.ropeType}' rotary schedule depends on the sequence length, which a compiled step does not know`;
+    const why = layer instanceof Module ? moeUnsupported(layer, batch) : null;
+    if (why) return why;
   }
   return null;
 }
 
 /**
- * The step as a plain function: `(tokens, position, keys, values)` to `(head(logits of the
- * last position), position + L, keys, values)`; `head` defaults to the logits themselves
- * (bench/gpu/graph.ts puts the greedy argmax there too).
+ * Mixture-of-experts layers route by reading the router's choices on the host (SwitchGLU's
+ * 'sort', and 'auto' past numExperts (token, expert) pairs), which a trace cannot.
+ */
+function moeUnsupported(layer: Module, batch: number): string | null {
+  for (const m of layer.modules()) {
+    for (const [, v] of m.items()) {
+      if (!(v instanceof SwitchGLU) || v.mode === 'gather') continue;
+      const k = (m as { topK?: unknown }).topK, E = v.gate_proj.numExperts;
+      if (v.mode === 'sort') return 'its mixture-of-experts layers route on the host (SwitchGLU mode \'sort\'); mode \'gather\' can be compiled';
+      if (typeof k !== 'number' ? batch > 1 : batch * k > E)
+        return `its mixture-of-experts layers route ${batch} rows × ${typeof k === 'number' ? k : '?'} experts on the host (SwitchGLU mode 'auto' past ${E} pairs); mode 'gather' can be compiled`;
+    }
+  }
+  return null;
+}
+
+/**
+ * The step as a plain function: `(tokens, position, keys, values[, padding])` to
+ * `(head(logits of the last position), position + L, keys, values)`; `head` defaults to the
+ * logits themselves (bench/gpu/graph.ts puts the greedy argmax there too).
  */
 export function stepBody(model: GenerationModel, head: (logits: Array) => Array = (x) => x): StepFn {
-  return (tokens, position, keys, values) => {
-    const caches = keys.map((k, i) => StaticKVCache.over(k, values[i], position));
+  return (tokens, position, keys, values, padding) => {
+    const caches = keys.map((k, i) => StaticKVCache.over(k, values[i], position, 0, padding ?? null));
     const logits = model.forward(tokens, caches);
     const L = logits.shape[1];
     const last = mx.reshape(mx.stridedSlice(logits, [null, L - 1], [null, L]), [logits.shape[0], logits.shape[2]]);
@@ -62,11 +86,16 @@ export function compiledStepStats(model: GenerationModel): CompileStats | undefi
 
 /**
  * Runs a model's decoding steps over `cache` (StaticKVCache per layer, already holding the
- * prompt: its buffers are allocated) with the compiled step. `run` advances the cache.
+ * prompt: its buffers are allocated) with the compiled step. `run` advances the cache. The
+ * caches' leftPadding (the same in every layer) goes into the step as a device array, made
+ * again when it changes (batchGenerate drops rows from the cache between steps).
  */
 export class CompiledStep {
   /** The next token's position on the device (made from the caches' offset on first use). */
   private position: Array | null = null;
+  /** leftPadding on the device, and the padding it was made from. */
+  private padding: Array | null = null;
+  private paddingOf: string | null = null;
   private readonly fn: CompiledFunction<Parameters<StepFn>, ReturnType<StepFn>>;
 
   constructor(readonly model: GenerationModel, readonly cache: StaticKVCache[]) {
@@ -76,11 +105,27 @@ export class CompiledStep {
     this.fn = stepFunction(model);
   }
 
+  /** The caches' leftPadding as a kept device array (null without padding). */
+  private paddingArray(): Array | null {
+    const pads = new Set(this.cache.map((c) => c.leftPadding?.join(',') ?? null));
+    if (pads.size !== 1) throw new Error(`[CompiledStep] every layer's cache must have the same leftPadding, got ${[...pads].map((p) => `[${p ?? ''}]`).join(', ')}`);
+    const pad = this.cache[0].leftPadding;
+    const key = pad?.join(',') ?? null;
+    if (key !== this.paddingOf) {
+      this.padding?.dispose();
+      this.padding = pad ? mx.keep(mx.array(Int32Array.from(pad))) : null;
+      this.paddingOf = key;
+    }
+    return this.padding;
+  }
+
   /** Logits (B, V) of the last of `tokens` (int32 (B, L)), with their keys and values written into the cache. */
   run(tokens: Array): Array {
     const L = tokens.shape[1];
     const offset = this.cache[0].offset;
     if (L > this.cache[0].maxSize - offset) throw new Error(`[CompiledStep] ${L} tokens do not fit: the static cache has ${this.cache[0].maxSize - offset} positions left`);
+    const rows = this.cache[0].keys?.shape[0] ?? this.cache[0].leftPadding?.length ?? tokens.shape[0];
+    if (tokens.ndim !== 2 || tokens.shape[0] !== rows) throw new Error(`[CompiledStep] expected tokens (B=${rows}, L), got (${tokens.shape.join(',')})`);
     if (!this.cache[0].keys) {
       // Buffers are made by the first update, whose shapes only the model knows: run it once as is.
       const logits = this.model.forward(tokens, this.cache);
@@ -90,7 +135,10 @@ export class CompiledStep {
     }
     this.position ??= mx.keep(mx.array(offset, mx.int32));
     const keys = this.cache.map((c) => c.keys!), values = this.cache.map((c) => c.values!);
-    const [logits, position, k2, v2] = this.fn(tokens, this.position, keys, values);
+    const padding = this.paddingArray();
+    const [logits, position, k2, v2] = padding
+      ? this.fn(tokens, this.position, keys, values, padding)
+      : this.fn(tokens, this.position, keys, values);
     mx.eval(logits, position, k2, v2);
     // A graph call consumed the old buffers; a plain call (first calls, the CPU) left them to us.
     const kept = new Set([...k2, ...v2]);
@@ -101,7 +149,12 @@ export class CompiledStep {
     return logits;
   }
 
-  dispose(): void { this.position?.dispose(); this.position = null; }
+  dispose(): void {
+    this.position?.dispose();
+    this.padding?.dispose();
+    this.position = this.padding = null;
+    this.paddingOf = null;
+  }
 }
 
 /**
@@ -137,21 +190,27 @@ const contextOf = (model: GenerationModel): number | null => {
 };
 
 /**
- * generateStep over a static cache with the compiled step, or null for the usual loop:
- * `compiled: false`; `compiled` unset off the GPU or past AUTO_MAX_POSITIONS; and models or
- * options a static cache cannot serve (LATHE_DEBUG=1 says why).
+ * The static cache size for decoding `maxTokens` after prompts of `promptLength` columns
+ * through the compiled step, or null for the usual loop: `compiled: false`; `compiled` unset
+ * off the GPU or past AUTO_MAX_POSITIONS; and models or options a static cache cannot serve
+ * at `batch` rows (LATHE_DEBUG=1 says why, naming `where`).
  */
-export function compiledSteps(prompt: readonly number[], model: GenerationModel, options: GenerateOptions): Generator<StepToken> | null {
+export function compiledCacheSize(promptLength: number, model: GenerationModel, options: GenerateOptions, where: string, batch = 1): number | null {
   if (options.compiled === false) return null;
   const auto = options.compiled === undefined;
   if (auto && mx.defaultDevice().type !== 'gpu') return null;
-  const maxTokens = options.maxTokens ?? 256;
-  const size = staticCacheSize(prompt.length, maxTokens, contextOf(model));
-  const why = compiledStepOptionsUnsupported(options) ?? compiledStepUnsupported(model)
+  const size = staticCacheSize(promptLength, options.maxTokens ?? 256, contextOf(model));
+  const why = compiledStepOptionsUnsupported(options) ?? compiledStepUnsupported(model, batch)
     ?? (size === null ? 'the prompt and maxTokens do not fit the model\'s context, or maxTokens is unbounded' : null)
     ?? (auto && size! > AUTO_MAX_POSITIONS ? `its static cache would hold ${size} positions (more than ${AUTO_MAX_POSITIONS}; pass compiled: true to use it anyway)` : null);
-  if (why) { graphNote(`generate: no compiled step: ${why}`); return null; }
-  return run(prompt, model, options, size!, maxTokens);
+  if (why) { graphNote(`${where}: no compiled step: ${why}`); return null; }
+  return size;
+}
+
+/** generateStep over a static cache with the compiled step, or null for the usual loop (see compiledCacheSize). */
+export function compiledSteps(prompt: readonly number[], model: GenerationModel, options: GenerateOptions): Generator<StepToken> | null {
+  const size = compiledCacheSize(prompt.length, model, options, 'generate');
+  return size === null ? null : run(prompt, model, options, size, options.maxTokens ?? 256);
 }
 
 function* run(prompt: readonly number[], model: GenerationModel, options: GenerateOptions, size: number, maxTokens: number): Generator<StepToken> {

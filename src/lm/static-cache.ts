@@ -6,6 +6,12 @@
 // token can be a device array (`position`): the write, the mask and the rotary angles are
 // then computed from it on the device, so one compiled step serves every token.
 //
+// Left-padded batches (batchGenerate) work as with KVCache: the rows advance together, so
+// they share one write column; the mask also hides row b's first leftPadding[b] columns, and
+// row b's token at column j has position j - leftPadding[b]. Inside a compiled step the
+// padding is a device array (`padding`, (B,) int32) like the position, so batches with
+// different paddings share one trace.
+//
 // A masked column adds exp(-huge) = 0 to the softmax sum and 0 · v to the output, so
 // attention over the whole buffer gives what attention over the written columns gives, up
 // to the order in which a backend adds the zeros.
@@ -14,17 +20,29 @@ import type { Array } from '../core/index.js';
 import { KVCache, type CacheOptions } from './cache.js';
 import { Positions } from './rope.js';
 
-/** Positions from a device array: the first new token's position, a 0-d int32 array. */
+/**
+ * Positions from device arrays: the first new token's column (a 0-d int32 array) and, for a
+ * left-padded batch, each row's padding ((B,) int32): row b's positions start at column - padding[b].
+ */
 export class DevicePositions extends Positions {
-  constructor(readonly start: Array, length: number) {
+  private rowStarts: Array | undefined;
+
+  constructor(readonly start: Array, length: number, readonly padding: Array | null = null) {
     super(0, length, null);
   }
 
   /** The rotary schedules that depend on the sequence length (dynamic, longrope) cannot be used with device positions. */
   override get seqLen(): number { return this.length; }
-  override starts(): Array { return this.start; }
+  /** The first token's position: 0-d, or (B,) per row with padding. */
+  override starts(): Array {
+    if (!this.padding) return this.start;
+    return this.rowStarts ??= mx.subtract(this.start, this.padding);
+  }
+  /** Positions as float32: (L,), or (B, 1, L) with padding (as Positions.values). */
   override values(): Array {
-    return mx.add(mx.arange(0, this.length, 1, 'float32'), mx.astype(this.start, mx.float32));
+    const t = mx.arange(0, this.length, 1, 'float32');
+    if (!this.padding) return mx.add(t, mx.astype(this.start, mx.float32));
+    return mx.add(t, mx.reshape(mx.astype(this.starts(), mx.float32), [-1, 1, 1]));
   }
 }
 
@@ -34,26 +52,43 @@ export class StaticKVCache extends KVCache {
    * host number) places the tokens. compiled-step.ts sets it while it traces a step.
    */
   position: Array | null = null;
+  /**
+   * Each row's padding columns as a (B,) int32 device array, or null: then `leftPadding` (host
+   * numbers, maybe null) gives them. compiled-step.ts passes it into the step with the position.
+   */
+  padding: Array | null = null;
 
   constructor(readonly maxSize: number, options: CacheOptions = {}) {
     super(options);
     if (!Number.isInteger(maxSize) || maxSize < 1) throw new Error(`[StaticKVCache] maxSize must be a positive integer, got ${maxSize}`);
-    if (this.leftPadding) throw new Error('[StaticKVCache] left-padded batches are not supported yet; use KVCache');
   }
 
-  /** A cache over given buffers (B, kvHeads, maxSize, headDim) whose next token is at `position`. */
-  static over(keys: Array, values: Array, position: Array | null, offset = 0): StaticKVCache {
+  /**
+   * A cache over given buffers (B, kvHeads, maxSize, headDim) whose next token is at
+   * `position`, with each row's padding columns `padding` ((B,) int32) when left-padded.
+   */
+  static over(keys: Array, values: Array, position: Array | null, offset = 0, padding: Array | null = null): StaticKVCache {
+    if (padding && (padding.ndim !== 1 || padding.shape[0] !== keys.shape[0] || !padding.dtype.isInteger))
+      throw new Error(`[StaticKVCache.over] padding must be integer (B,) = (${keys.shape[0]}), got ${padding.dtype.name} (${padding.shape.join(',')})`);
     const c = new StaticKVCache(keys.shape[2]);
     c.keys = keys;
     c.values = values;
     c.position = position;
     c.offset = offset;
+    c.padding = padding;
     return c;
   }
 
-  /** Where the next `length` tokens sit (rotary angles): device positions when `position` is set. */
+  /** The padding as a (B,) int32 array (the device one, else leftPadding), or null without padding. */
+  private paddingArray(): Array | null {
+    if (this.padding) return this.padding;
+    return this.leftPadding ? mx.array(Int32Array.from(this.leftPadding)) : null;
+  }
+
+  /** Where the next `length` tokens sit (rotary angles): device positions when `position` or `padding` is set. */
   positions(length: number): Positions {
-    return this.position ? new DevicePositions(this.position, length) : new Positions(this.offset, length, null);
+    if (!this.position && !this.padding) return new Positions(this.offset, length, this.leftPadding);
+    return new DevicePositions(this.position ?? mx.array(this.offset, mx.int32), length, this.paddingArray());
   }
 
   override updateAndFetch(keys: Array, values: Array): [Array, Array] {
@@ -82,13 +117,19 @@ export class StaticKVCache extends KVCache {
     return mx.sliceUpdate(buf, u, this.position ? mx.reshape(this.position, [1]) : [this.offset], [2]);
   }
 
-  /** Queries at the next `length` positions see the columns up to theirs (and within `windowSize`): (L, maxSize). */
+  /**
+   * Queries at the next `length` columns see the columns up to theirs (and within
+   * `windowSize`): (L, maxSize); with padding, (B, 1, L, maxSize) also hiding each row's
+   * padding columns. The window counts columns, as KVCache's mask does.
+   */
   override makeMask(length: number, windowSize: number | null = null): Array {
     const start = this.position ?? mx.array(this.offset, mx.int32);
     const q = mx.add(mx.reshape(mx.arange(0, length, 1, 'int32'), [length, 1]), start);
     const k = mx.arange(0, this.maxSize, 1, 'int32');
     let mask = mx.lessEqual(k, q);
     if (windowSize !== null) mask = mx.logicalAnd(mask, mx.less(mx.subtract(q, k), windowSize));
+    const pad = this.paddingArray();
+    if (pad) mask = mx.logicalAnd(mask, mx.greaterEqual(k, mx.reshape(pad, [-1, 1, 1, 1])));
     return mask;
   }
 
@@ -112,7 +153,7 @@ export class StaticKVCache extends KVCache {
   }
 }
 
-/** One StaticKVCache of `maxSize` positions per layer of `model`. */
-export function makeStaticCache(model: { readonly layers: readonly unknown[] }, maxSize: number): StaticKVCache[] {
-  return model.layers.map(() => new StaticKVCache(maxSize));
+/** One StaticKVCache of `maxSize` positions per layer of `model` (left-padded rows with `options.leftPadding`). */
+export function makeStaticCache(model: { readonly layers: readonly unknown[] }, maxSize: number, options: CacheOptions = {}): StaticKVCache[] {
+  return model.layers.map(() => new StaticKVCache(maxSize, options));
 }
