@@ -123,3 +123,11 @@ export function registerRowFusion(type: Device['type']): void { rowFusion.add(ty
 
 /** Whether compile() may fuse reductions with elementwise work for arrays on `d`. */
 export function fusesRows(d: Device): boolean { return rowFusion.has(d.type); }
+
+const linearFusion = new Set<Device['type']>();
+
+/** A backend that runs 'fusedLinear' nodes (GEMVs sharing x, with GLU or residual epilogues: transforms/fuse-linear.ts) says so here. */
+export function registerLinearFusion(type: Device['type']): void { linearFusion.add(type); }
+
+/** Whether compile() may merge small-batch matmuls into 'fusedLinear' nodes for arrays on `d`. */
+export function fusesLinear(d: Device): boolean { return linearFusion.has(d.type); }

@@ -15,7 +15,7 @@ import { renderCopy, renderTranspose } from '../../src/backend/cuda/kernels/copy
 import { renderReduce, renderArgReduce, renderSoftmax, Variant } from '../../src/backend/cuda/kernels/reduce.js';
 import { renderFused } from '../../src/backend/cuda/kernels/fused.js';
 import { renderIntGemm } from '../../src/backend/cuda/kernels/matmul.js';
-import { renderGemv } from '../../src/backend/cuda/kernels/gemv.js';
+import { renderGemv, renderGemvFused } from '../../src/backend/cuda/kernels/gemv.js';
 import { renderArange } from '../../src/backend/cuda/kernels/creation.js';
 import { store } from '../../src/backend/cuda/kernels/ctypes.js';
 import { renderScan, ScanMode } from '../../src/backend/cuda/kernels/scan.js';
@@ -114,6 +114,10 @@ function catalog(): KernelSource[] {
   // float GEMVs: each dtype, rows of x, a team within a warp, a warp, and warps meeting in shared memory
   for (const [d, mm, team, unroll] of [[mx.bfloat16, 1, 32, 8], [mx.float16, 4, 8, 4], [mx.float32, 2, 128, 8], [mx.bfloat16, 3, 256, 8]] as const)
     out.push(renderGemv(name('gemv'), { dtype: d, mm, team, unroll }));
+  // fused GEMVs (fusedLinear): siblings, each GLU activation, the residual epilogue
+  for (const [d, mm, team, unroll, epilogue, weights, act] of [[mx.bfloat16, 1, 32, 8, 'none', 3, undefined], [mx.float16, 4, 8, 4, 'glu', 2, 'gelu'],
+    [mx.float32, 2, 128, 8, 'residual', 1, undefined], [mx.bfloat16, 3, 256, 8, 'glu', 2, 'geluTanh'], [mx.float32, 1, 64, 8, 'glu', 2, 'silu']] as const)
+    out.push(renderGemvFused(name('gemvf'), { dtype: d, mm, team, unroll, epilogue, weights, act }));
   for (const d of all) out.push(renderArange(name('arange'), d));
   // scans: every op over dtypes of each accumulator type, each mode, partials in and out
   const modes: ScanMode[] = ['rows', 'totals', 'cols'];

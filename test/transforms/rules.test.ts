@@ -320,6 +320,7 @@ export const excluded: Record<string, string> = {
   arange: 'no array inputs: nothing to differentiate or to map over',
   randomKey: 'no array inputs: nothing to differentiate or to map over',
   compileInput: "compile's stand-in for a traced input: it never appears in a graph a transform sees",
+  fusedLinear: "compile's GEMV node, made only on backends that run it (the GPU); its rules go through its reference: test/transforms/fuse-linear.test.ts",
 };
 
 test('every registered primitive is in the rule table or excluded with a reason', () => {

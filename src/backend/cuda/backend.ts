@@ -48,6 +48,9 @@ export function registerCudaKernels(table: Record<string, CudaKernel>): void {
   for (const [name, k] of Object.entries(table)) kernels.set(name, k);
 }
 
+/** The kernel registered for a primitive (a fused kernel falls back on its parts' kernels through it). */
+export function cudaKernel(name: string): CudaKernel | undefined { return kernels.get(name); }
+
 /** Thrown for work the GPU cannot do (float64, a primitive without a CUDA kernel yet). */
 export class GpuUnsupportedError extends Error {}
 

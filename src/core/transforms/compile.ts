@@ -22,6 +22,7 @@ import { defaultStream } from '../device.js';
 import { treeLeaves, treeStructure } from '../tree.js';
 import { Tape, buildTape, eliminateCommonSubexpressions, replay, shapelessInfo, ShapelessInfo, standIn } from './tape.js';
 import { fuseElementwise } from './fuse.js';
+import { fuseLinear } from './fuse-linear.js';
 import { ROW_REDUCTIONS, type FusedParams } from './fused.js';
 import { traced } from './trace.js';
 
@@ -83,6 +84,9 @@ export interface CompileStats {
   fusedOps: number;
   /** Reductions over the last axis merged into fused row programs (on backends that run them: the GPU). */
   reductionsFused: number;
+  /** 'fusedLinear' nodes (GEMV siblings, GLU and residual epilogues; on backends that run them: the GPU), and the primitives merged into them. */
+  linearFused: number;
+  linearOps: number;
   constants: number;
   /** Device graphs recorded so far, and launches of them. */
   graphs: number;
@@ -110,7 +114,7 @@ function cacheFor(fn: object, opts: CompileOptions): FunctionCache {
   if (!c) {
     c = {
       opts, cache: new Map(), structures: new Map(),
-      stats: { traces: 0, nodes: 0, tapeNodes: 0, fusedNodes: 0, fusedOps: 0, reductionsFused: 0, constants: 0, graphs: 0, graphLaunches: 0, graphNodes: 0, graphBytes: 0, graphReason: null },
+      stats: { traces: 0, nodes: 0, tapeNodes: 0, fusedNodes: 0, fusedOps: 0, reductionsFused: 0, linearFused: 0, linearOps: 0, constants: 0, graphs: 0, graphLaunches: 0, graphNodes: 0, graphBytes: 0, graphReason: null },
     };
     list.push(c);
   }
@@ -168,10 +172,12 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     const tape = buildTape(standIns, [...outLeaves, ...stateOut], firstId);
     eliminateCommonSubexpressions(tape);
     const nodes = tape.nodes.length;
+    const linear = fuseLinear(tape);
     fuseElementwise(tape);
     const fused = tape.nodes.filter((n) => n.prim.name === 'fused');
     Object.assign(st, {
       traces: st.traces + 1, nodes, tapeNodes: tape.nodes.length, fusedNodes: fused.length, constants: tape.consts.length,
+      linearFused: linear.nodes, linearOps: linear.ops,
       fusedOps: fused.reduce((s, n) => s + (n.params as FusedParams).ops.length, 0),
       reductionsFused: fused.reduce((s, n) => s + ((n.params as FusedParams).rows ? (n.params as FusedParams).ops.filter((o) => ROW_REDUCTIONS.has(o.prim)).length : 0), 0),
     });
