@@ -4,7 +4,8 @@
 // shape with random bf16 weights. Prints the largest kernels and the launches of one layer.
 //   bash .gpu/enter.sh npx tsx bench/gpu/profile.ts [--only prefill,decode] [--batch B]
 import * as mx from '../../src/index.js';
-import { gpuUnavailableReason } from '../../src/backend/cuda/index.js';
+import { cudaBackend, gpuUnavailableReason } from '../../src/backend/cuda/index.js';
+import { cudaAllocator } from '../../src/backend/cuda/allocator.js';
 import { compile } from '../../src/core/transforms/compile.js';
 import { makeStaticCache } from '../../src/lm/static-cache.js';
 import { stepBody } from '../../src/lm/compiled-step.js';
@@ -36,6 +37,49 @@ if (only.has('prefill')) {
   const run = () => { const cache = model.makeCache(); const l = model.forward(x, cache); mx.eval(l); mx.synchronize(); mx.dispose([l, ...cache.flatMap((c) => c.state)]); };
   for (let i = 0; i < 2; i++) run();
   const t0 = performance.now(); run(); const wall = performance.now() - t0;
+  // Host phases: building the lazy graph, queuing it (eval returns before the device is done), waiting.
+  for (let i = 0; i < 3; i++) {
+    const cache = model.makeCache();
+    const a = performance.now();
+    const l = model.forward(x, cache);
+    const b = performance.now();
+    mx.eval(l);
+    const c = performance.now();
+    mx.synchronize();
+    const d = performance.now();
+    console.log(`prefill host: forward (build${' + per-layer evals'}) ${(b - a).toFixed(2)} ms, eval ${(c - b).toFixed(2)} ms, synchronize ${(d - c).toFixed(2)} ms, total ${(d - a).toFixed(2)} ms`);
+    mx.dispose([l, ...cache.flatMap((c) => c.state)]);
+  }
+  // Host time per primitive while queuing a prefill (what the device may wait for).
+  {
+    const per = new Map<string, [number, number]>();
+    const evalNode = cudaBackend.evalNode.bind(cudaBackend);
+    cudaBackend.evalNode = (node) => {
+      const t = performance.now();
+      evalNode(node);
+      const p = per.get(node.prim.name) ?? [0, 0];
+      per.set(node.prim.name, [p[0] + performance.now() - t, p[1] + 1]);
+    };
+    // New device memory taken from the driver while queuing (cuMemAlloc: slow, and none is expected once warm).
+    const alloc = cudaAllocator() as unknown as { fresh: (size: number, nbytes: number) => bigint };
+    const fresh = alloc.fresh.bind(alloc);
+    const sizes: number[] = [];
+    alloc.fresh = (size, nbytes) => { sizes.push(size); return fresh(size, nbytes); };
+    const cache = model.makeCache();
+    const a = performance.now();
+    const l = model.forward(x, cache);
+    mx.eval(l);
+    const total = performance.now() - a;
+    alloc.fresh = fresh;
+    console.log(`prefill host: ${sizes.length} allocations from the driver (${(sizes.reduce((s, n) => s + n, 0) / 2 ** 20).toFixed(1)} MiB): ${sizes.slice(0, 12).map((n) => (n / 2 ** 20).toFixed(2)).join(', ')} MiB`);
+    mx.synchronize();
+    cudaBackend.evalNode = evalNode;
+    mx.dispose([l, ...cache.flatMap((c) => c.state)]);
+    const inEval = [...per.values()].reduce((s, [ms]) => s + ms, 0);
+    console.log(`prefill host: ${total.toFixed(2)} ms to queue, ${inEval.toFixed(2)} ms of it in the backend's evalNode, the rest building the graph and scheduling`);
+    for (const [k, [ms, c]] of [...per.entries()].sort((p, q) => q[1][0] - p[1][0]).slice(0, 12))
+      console.log(`  ${k.padEnd(28)} ${ms.toFixed(3).padStart(8)} ms ${String(c).padStart(5)}x ${((ms / c) * 1e3).toFixed(1).padStart(8)} us each`);
+  }
   let logits: mx.Array | null = null, cache = model.makeCache();
   const t = kernelTimes(() => { logits = model.forward(x, cache); mx.eval(logits); }, 300);
   mx.dispose([logits!, ...cache.flatMap((c) => c.state)]);

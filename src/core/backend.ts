@@ -25,6 +25,11 @@ export interface Backend {
   /** Host copy of a buffer, synchronously; null where the backend cannot read synchronously. */
   readSync(buf: Buffer, dtype: DType, size: number): TypedArray | null;
   read(buf: Buffer, dtype: DType, size: number): Promise<TypedArray>;
+  /**
+   * Starts copying a small buffer to the host behind the work queued so far (optional), so a
+   * readSync of it later waits for that work only, not for work queued after this call.
+   */
+  prefetch?(buf: Buffer, dtype: DType, size: number): void;
   /** Evaluates one node: sets `_buf` on each of node.outputs from the inputs' buffers. */
   evalNode(node: Node): void;
   /** Releases a buffer whose last reference went away (to the cache or the system). */

@@ -123,6 +123,15 @@ export function readHostSync(a: Array): TypedArray {
   return out;
 }
 
+/**
+ * Starts the host copies of evaluated arrays now (on backends that queue work): a later read
+ * of them waits only for the work queued before this call. Generation loops use it to read a
+ * token while the next step, queued after it, runs.
+ */
+export function prefetchHost(arrays: readonly Array[]): void {
+  for (const a of arrays) if (a._buf) backendFor(a.device).prefetch?.(a._buf, a.dtype, a.size);
+}
+
 export function readHost(a: Array): Promise<TypedArray> {
   return backendFor(a.device).read(a._buf!, a.dtype, a.size);
 }

@@ -2,8 +2,11 @@
 // packed sequences, and ropeFrequencies for the scaled variants (linear, llama3, dynamic NTK,
 // yarn) that checkpoints ask for, which MLX-LM and Hugging Face express as frequencies.
 // The rotation is linear in x, so its gradient is the inverse rotation: the same primitive.
+// A pending transpose feeding rope (the (B, L, H, D) -> (B, H, L, D) head split of a
+// projection) is folded in, as matmul folds transposed operands: the primitive takes the
+// transpose's input and reads it permuted (param `axes`), so no copy is made for it.
 import * as mx from '../core/index.js';
-import type { Array, StreamOrDevice } from '../core/index.js';
+import type { Array, Stream, StreamOrDevice } from '../core/index.js';
 import { rotate } from './rotate.js';
 import { defineFast, streamOf, checkFloat, fmt, type FastPrimitive } from './primitive.js';
 
@@ -39,6 +42,11 @@ interface RopeParams {
   hasFreqs: boolean;
   /** Rotate by −θ: the gradient. */
   inverse: boolean;
+  /**
+   * x is the primitive's input read as transpose(input, axes) (a folded transpose; the last
+   * axis stays last), absent or null: the input is x. The output is always x's dense shape.
+   */
+  axes?: number[] | null;
 }
 
 // ---------------------------------------------------------------- reference
@@ -65,7 +73,11 @@ function angles(x: Array, p: RopeParams, offset: Array | null, freqs: Array | nu
   return mx.multiply(mx.expandDims(pos, -1), invFreqs);
 }
 
-function ropeRef(x: Array, p: RopeParams, offset: Array | null, freqs: Array | null): Array {
+/** The x a primitive input stands for: the input itself or its folded transpose. */
+const logical = (x: Array, p: RopeParams): Array => (p.axes ? mx.transpose(x, p.axes) : x);
+
+function ropeRef(input: Array, p: RopeParams, offset: Array | null, freqs: Array | null): Array {
+  const x = logical(input, p);
   const theta = angles(x, p, offset, freqs);
   const cos = mx.cos(theta), sin = p.inverse ? mx.negative(mx.sin(theta)) : mx.sin(theta);
   return rotate(x, cos, sin, p.dims, p.traditional, theta.dtype);
@@ -85,22 +97,55 @@ const inputsOf = (ins: Array[], p: RopeParams) => {
   return { x: ins[0], offset, freqs: p.hasFreqs ? ins[i] : null };
 };
 
-/** [x, offset?, freqs?] -> [rotated x]. Only x is differentiated (offsets and freqs are constants, as in MLX). */
+/**
+ * [x, offset?, freqs?] -> [rotated x], x read through `axes` when given. Only x is
+ * differentiated (offsets and freqs are constants, as in MLX).
+ */
 const Rope: FastPrimitive<RopeParams> = defineFast<RopeParams>({
   name: 'rope',
   reference: (ins, p) => { const { x, offset, freqs } = inputsOf(ins, p); return [ropeRef(x, p, offset, freqs)]; },
-  vjp: ([g], { inputs, params }) => [bindRope([g, ...inputs.slice(1)], { ...params, inverse: !params.inverse }), ...inputs.slice(1).map(() => null)],
-  jvp: ([t], { inputs, outputs: [y], params }) => [t ? bindRope([t, ...inputs.slice(1)], params) : mx.zerosLike(y)],
+  // The inverse rotation of the dense cotangent, put back in the input's layout.
+  vjp: ([g], { inputs, params }) => {
+    const back = ropeOf(g, inputs.slice(1), { ...params, inverse: !params.inverse, axes: null });
+    return [params.axes ? mx.transpose(back, inversePerm(params.axes)) : back, ...inputs.slice(1).map(() => null)];
+  },
+  jvp: ([t], { inputs, outputs: [y], params }) => [t ? ropeOf(logical(t, params), inputs.slice(1), params) : mx.zerosLike(y)],
   vmap: (ins, axes, p) => {
     const ax = axes[0];
     if (ax === null || axes.slice(1).some((a) => a !== null)) return Rope.referenceVmap(ins, axes, p);
+    // x batched on axis 0 (a transpose of the input when it was folded; folded again below).
+    const x = p.axes ? mx.transpose(ins[0], [ax, ...p.axes.map((a) => (a < ax ? a : a + 1))]) : mx.moveaxis(ins[0], ax, 0);
     // Per-batch positions index x's first axis: keep it first and put the mapped axis after it.
     const to = p.positions === 'batch' || p.positions === 'token' ? 1 : 0;
-    return [[bindRope([mx.moveaxis(ins[0], ax, to), ...ins.slice(1)], p)], [to]];
+    return [[ropeOf(mx.moveaxis(x, 0, to), ins.slice(1), p)], [to]];
   },
 });
 
-const bindRope = (ins: Array[], p: RopeParams): Array => Rope.apply(ins, p, [{ shape: ins[0].shape, dtype: ins[0].dtype }], ins[0].stream)[0];
+function inversePerm(p: readonly number[]): number[] {
+  const inv = new globalThis.Array<number>(p.length);
+  p.forEach((a, i) => { inv[a] = i; });
+  return inv;
+}
+
+/**
+ * x's source and permutation when x is the pending output of a transpose (no buffer yet) that
+ * keeps the last axis last, on rope's stream: rope reads the source permuted instead. Only
+ * this node changes; the transpose still runs if anything else consumes it.
+ */
+function foldable(x: Array, stream: Stream): { src: Array; axes: number[] } | null {
+  const node = x._node;
+  if (x._buf || !node || node.prim.name !== 'transpose') return null;
+  const axes = (node.params as { axes: number[] }).axes, src = node.inputs[0], n = axes.length;
+  if (n < 2 || axes[n - 1] !== n - 1 || src.stream !== stream) return null;
+  return { src, axes: [...axes] };
+}
+
+/** The rope node (or reference) for x (the logical input; params' axes are replaced) on `stream`. */
+function ropeOf(x: Array, rest: Array[], p: RopeParams, stream: Stream = x.stream): Array {
+  const f = foldable(x, stream);
+  const params: RopeParams = { ...p, axes: f ? f.axes : null };
+  return Rope.apply([f ? f.src : x, ...rest], params, [{ shape: x.shape, dtype: x.dtype }], stream)[0];
+}
 
 // ---------------------------------------------------------------- public op
 
@@ -125,7 +170,7 @@ function resolve(x: Array, dims: number, opts: RopeOptions): { params: RopeParam
     else if (offset.ndim === 2 && x.ndim >= 3 && offset.shape[0] === B && offset.shape[1] === T) positions = 'token';
     else throw new Error(`[rope] offset must be a number, a 0-d array, a (B,) array of starts or a (B, T) array of positions for x ${fmt(x.shape)} (B = ${x.ndim >= 3 ? B : 'none: x needs 3 axes'}), got shape ${fmt(offset.shape)}`);
   } else if (!Number.isFinite(offset)) throw new Error(`[rope] offset must be a finite number, got ${offset}`);
-  const params: RopeParams = { dims, traditional, base, scale, offset: typeof offset === 'number' ? offset : 0, positions, hasFreqs: !!freqs, inverse: false };
+  const params: RopeParams = { dims, traditional, base, scale, offset: typeof offset === 'number' ? offset : 0, positions, hasFreqs: !!freqs, inverse: false, axes: null };
   return { params, offset: offset instanceof mx.Array ? offset : null, freqs };
 }
 
@@ -136,8 +181,7 @@ function resolve(x: Array, dims: number, opts: RopeOptions): { params: RopeParam
  */
 export function rope(x: Array, dims: number, opts: RopeOptions = {}): Array {
   const { params, offset, freqs } = resolve(x, dims, opts);
-  const ins = [x, ...(offset ? [offset] : []), ...(freqs ? [freqs] : [])];
-  return Rope.apply(ins, params, [{ shape: x.shape, dtype: x.dtype }], streamOf(x, opts.stream))[0];
+  return ropeOf(x, [...(offset ? [offset] : []), ...(freqs ? [freqs] : [])], params, streamOf(x, opts.stream));
 }
 
 // ---------------------------------------------------------------- scaled frequencies

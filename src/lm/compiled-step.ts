@@ -9,9 +9,11 @@
 import * as mx from '../core/index.js';
 import type { Array } from '../core/index.js';
 import { compile, compileStats, type CompiledFunction, type CompileStats } from '../core/transforms/compile.js';
+import { prefetchHost } from '../core/eval.js';
 import { graphNote } from '../core/transforms/device-graph.js';
 import { Module } from '../nn/index.js';
 import { Rope } from './rope.js';
+import { greedySampler } from './sample.js';
 import { SwitchGLU } from './models/switch_layers.js';
 import { StaticKVCache, makeStaticCache } from './static-cache.js';
 import {
@@ -20,9 +22,16 @@ import {
 } from './step.js';
 
 /** `padding` (B,) int32: each row's left padding; left out (not null) for unpadded batches, so their trace keys stay the same. */
-export type StepFn = (tokens: Array, position: Array, keys: Array[], values: Array[], padding?: Array) => [Array, Array, Array[], Array[]];
+export type StepFn = (tokens: Array, position: Array, keys: Array[], values: Array[], padding?: Array) => [Array | Array[], Array, Array[], Array[]];
 
-const stepFns = new WeakMap<GenerationModel, CompiledFunction<Parameters<StepFn>, ReturnType<StepFn>>>();
+/**
+ * What a step returns besides the cache: the last logits (B, V), or what `fn` makes of them
+ * inside the compiled step (greedy sampling and logprobs: one graph per token, nothing eager
+ * after it). `key` names `fn`'s computation: steps with the same key share traces and graphs.
+ */
+export interface StepHead { key: string; fn: (logits: Array) => Array[] }
+
+const stepFns = new WeakMap<GenerationModel, Map<string, CompiledFunction<Parameters<StepFn>, ReturnType<StepFn>>>>();
 
 /** Why `model` cannot decode `batch` rows per step through a compiled step over a static cache, or null. */
 export function compiledStepUnsupported(model: GenerationModel, batch = 1): string | null {
@@ -58,7 +67,7 @@ function moeUnsupported(layer: Module, batch: number): string | null {
  * `(head(logits of the last position), position + L, keys, values)`; `head` defaults to the
  * logits themselves (bench/gpu/graph.ts puts the greedy argmax there too).
  */
-export function stepBody(model: GenerationModel, head: (logits: Array) => Array = (x) => x): StepFn {
+export function stepBody(model: GenerationModel, head: (logits: Array) => Array | Array[] = (x) => x): StepFn {
   return (tokens, position, keys, values, padding) => {
     const caches = keys.map((k, i) => StaticKVCache.over(k, values[i], position, 0, padding ?? null));
     const logits = model.forward(tokens, caches);
@@ -68,21 +77,31 @@ export function stepBody(model: GenerationModel, head: (logits: Array) => Array 
   };
 }
 
-/** The step function of a model, compiled once (its traces and graphs are shared by every generation). */
-function stepFunction(model: GenerationModel): CompiledFunction<Parameters<StepFn>, ReturnType<StepFn>> {
-  let f = stepFns.get(model);
+/** The step function of a model (with a head), compiled once (its traces and graphs are shared by every generation). */
+function stepFunction(model: GenerationModel, head: StepHead | null): CompiledFunction<Parameters<StepFn>, ReturnType<StepFn>> {
+  let fns = stepFns.get(model);
+  if (!fns) stepFns.set(model, (fns = new Map()));
+  const key = head?.key ?? 'logits';
+  let f = fns.get(key);
   if (!f) {
-    f = compile(stepBody(model), { donateArgnums: [2, 3] });
-    stepFns.set(model, f);
+    f = compile(stepBody(model, head?.fn), { donateArgnums: [2, 3] });
+    fns.set(key, f);
   }
   return f;
 }
 
-/** compile()'s counters for a model's step function (traces, fusion, graphs), once it has run. */
-export function compiledStepStats(model: GenerationModel): CompileStats | undefined {
-  const f = stepFns.get(model);
-  return f && compileStats(f);
+/**
+ * compile()'s counters for a model's step function (traces, fusion, graphs) once it has run:
+ * the step with head `head` (a StepHead key; 'logits': none), or without it every step of the
+ * model, with their traces, graphs and launches added up.
+ */
+export function compiledStepStats(model: GenerationModel, head?: string): CompileStats | undefined {
+  const fns = stepFns.get(model);
+  const all = [...(head === undefined ? fns?.values() ?? [] : [fns?.get(head)])].flatMap((f) => (f ? [compileStats(f)!] : []));
+  if (!all.length) return undefined;
+  return { ...all[0], traces: sum(all, 'traces'), graphs: sum(all, 'graphs'), graphLaunches: sum(all, 'graphLaunches') };
 }
+const sum = (all: CompileStats[], k: 'traces' | 'graphs' | 'graphLaunches') => all.reduce((n, st) => n + st[k], 0);
 
 /**
  * Runs a model's decoding steps over `cache` (StaticKVCache per layer, already holding the
@@ -98,11 +117,11 @@ export class CompiledStep {
   private paddingOf: string | null = null;
   private readonly fn: CompiledFunction<Parameters<StepFn>, ReturnType<StepFn>>;
 
-  constructor(readonly model: GenerationModel, readonly cache: StaticKVCache[]) {
+  constructor(readonly model: GenerationModel, readonly cache: StaticKVCache[], readonly head: StepHead | null = null) {
     if (!cache.length || cache.length !== model.layers.length) throw new Error(`[CompiledStep] expected a StaticKVCache per layer (${model.layers.length}), got ${cache.length}`);
     const offsets = new Set(cache.map((c) => c.offset));
     if (offsets.size !== 1) throw new Error(`[CompiledStep] every layer's cache must hold the same number of tokens, got ${[...offsets].join(', ')}`);
-    this.fn = stepFunction(model);
+    this.fn = stepFunction(model, head);
   }
 
   /** The caches' leftPadding as a kept device array (null without padding). */
@@ -121,6 +140,17 @@ export class CompiledStep {
 
   /** Logits (B, V) of the last of `tokens` (int32 (B, L)), with their keys and values written into the cache. */
   run(tokens: Array): Array {
+    if (this.head) throw new Error(`[CompiledStep] this step has a head ('${this.head.key}'): call runHead`);
+    return this.step(tokens) as Array;
+  }
+
+  /** The head's arrays for the last of `tokens`, with their keys and values written into the cache. */
+  runHead(tokens: Array): Array[] {
+    if (!this.head) throw new Error('[CompiledStep] this step has no head: call run');
+    return this.step(tokens) as Array[];
+  }
+
+  private step(tokens: Array): Array | Array[] {
     const L = tokens.shape[1];
     const offset = this.cache[0].offset;
     if (L > this.cache[0].maxSize - offset) throw new Error(`[CompiledStep] ${L} tokens do not fit: the static cache has ${this.cache[0].maxSize - offset} positions left`);
@@ -130,23 +160,24 @@ export class CompiledStep {
       // Buffers are made by the first update, whose shapes only the model knows: run it once as is.
       const logits = this.model.forward(tokens, this.cache);
       const last = mx.reshape(mx.stridedSlice(logits, [null, L - 1], [null, L]), [logits.shape[0], logits.shape[2]]);
-      mx.eval(last, this.cache.map((c) => c.state));
-      return last;
+      const out = this.head ? this.head.fn(last) : last;
+      mx.eval(out, this.cache.map((c) => c.state));
+      return out;
     }
     this.position ??= mx.keep(mx.array(offset, mx.int32));
     const keys = this.cache.map((c) => c.keys!), values = this.cache.map((c) => c.values!);
     const padding = this.paddingArray();
-    const [logits, position, k2, v2] = padding
+    const [out, position, k2, v2] = padding
       ? this.fn(tokens, this.position, keys, values, padding)
       : this.fn(tokens, this.position, keys, values);
-    mx.eval(logits, position, k2, v2);
+    mx.eval(out, position, k2, v2);
     // A graph call consumed the old buffers; a plain call (first calls, the CPU) left them to us.
     const kept = new Set([...k2, ...v2]);
     for (const a of [...keys, ...values]) if (!kept.has(a)) a.dispose();
     this.position.dispose();
     this.position = mx.keep(position);
     this.cache.forEach((c, i) => { c.keys = k2[i]; c.values = v2[i]; c.position = null; c.offset = offset + L; });
-    return logits;
+    return out;
   }
 
   dispose(): void {
@@ -217,17 +248,37 @@ function* run(prompt: readonly number[], model: GenerationModel, options: Genera
   const cfg = stepConfig(options);
   const cache = makeStaticCache(model, size);
   const history = [...prompt];
-  let input = prefill(model, cache, [...prompt], options.prefillStepSize ?? 2048, cfg, options.promptProgress);
-  const step = new CompiledStep(model, cache);
+  const rest = prefill(model, cache, [...prompt], options.prefillStepSize ?? 2048, cfg, options.promptProgress);
+  // Greedy decoding's sampling is part of the step (the argmax and any logprobs in the same
+  // graph); a random sampler draws from the global random state, so it runs after the step.
+  const greedy = cfg.sampler === greedySampler && cfg.processors.length === 0;
+  const head: StepHead | null = greedy ? { key: `greedy:${cfg.wantLogprobs}:${cfg.topLogprobs}`, fn: (logits) => sampleLast(logits, [], cfg) } : null;
+  const step = new CompiledStep(model, cache, head);
+  // Logits processors read the history on the host, so with them each step waits for the
+  // token before it. Without them the next step is queued before this one's token is read
+  // (MLX-LM's async_eval): its input is the sampled token, still on the device, and the token's
+  // copy to the host is queued before it (prefetchHost), so the host reads and yields token n
+  // while the device computes token n + 1.
+  const ahead = cfg.processors.length === 0;
+  /** Queues a step on `input()` (made inside the step's tidy scope): sampleLast's arrays, the token first. */
+  const queue = (input: () => Array): Array[] => tidyStep([cache], () => {
+    const out = head ? step.runHead(input()) : sampleLast(step.run(input()), history, cfg); // logits (1, V)
+    if (ahead) { mx.eval(out); prefetchHost(out); }
+    return out;
+  });
+  let pending = maxTokens !== 0 ? queue(() => mx.array([rest], mx.int32)) : null;
   try {
-    for (let n = 0; n !== maxTokens; n++) {
-      const out = tidyStep([cache], () => sampleLast(step.run(mx.array([input], mx.int32)), history, cfg)); // logits (1, V)
-      const s = readStep(out, cfg);
+    for (let n = 0; pending; n++) {
+      const cur = pending;
+      const more = n + 1 !== maxTokens;
+      pending = ahead && more ? queue(() => mx.reshape(mx.astype(cur[0], mx.int32), [1, 1])) : null;
+      const s = readStep(cur, cfg);
       history.push(s.token);
-      input = [s.token];
+      if (!ahead && more) pending = queue(() => mx.array([[s.token]], mx.int32));
       yield s;
     }
   } finally {
+    if (pending) mx.dispose(pending);
     step.dispose();
     mx.dispose(cache.map((c) => c.state));
   }

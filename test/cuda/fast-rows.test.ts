@@ -1,7 +1,8 @@
 // The CUDA kernels of the row-wise fast primitives (rmsNorm, layerNorm, rope, swiglu/geglu,
 // crossEntropy, each with its backward) against the CPU kernels on the same inputs: values
 // and gradients in float32, float16 and bfloat16, rows of odd length and rows longer than a
-// block's registers hold, every rope variant, a 128256-word vocabulary, ignored rows.
+// block's registers hold, every rope variant, a 128256-word vocabulary, ignored rows; rope
+// reading strided views (test/cuda/views.ts) bit for bit as the dense path.
 // The registration check needs no GPU; the rest skips without one.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import * as mx from '../../src/index.js';
 import * as fast from '../../src/fast/index.js';
 import { cudaBackend } from '../../src/backend/cuda/index.js';
 import { skip, rand, pair, assertMatches, type Tol } from './util.js';
+import { throughViews, assertSameBits } from './views.js';
 
 const NAMES = ['rmsNorm', 'rmsNormVjp', 'layerNorm', 'layerNormVjp', 'rope', 'swiglu', 'swigluVjp', 'geglu', 'gegluVjp', 'crossEntropy', 'crossEntropyVjp'];
 
@@ -41,6 +43,17 @@ function uses(a: mx.Array, name: string): boolean {
     for (const x of n.inputs) if (!seen.has(x)) { seen.add(x); stack.push(x); }
   }
   return false;
+}
+
+/** The kernels (their cache keys' first field: 'rope', 'copy', 'transpose'…) that `work` launches through the runtime. */
+function launchesOf(work: () => void): string[] {
+  const rt = cudaBackend.runtime, kc = cudaBackend.kernelCache;
+  const names = new Map<bigint, string>(), seen: string[] = [];
+  const get = kc.get, launch = rt.launch;
+  kc.get = ((key: string, render: never) => { const fn = get.call(kc, key, render); names.set(fn, key.split('|')[0]); return fn; }) as typeof kc.get;
+  rt.launch = ((fn: bigint, ...rest: never[]) => { seen.push(names.get(fn) ?? 'unknown'); return (launch as (...a: unknown[]) => void).call(rt, fn, ...rest); }) as typeof rt.launch;
+  try { work(); } finally { delete (kc as { get?: unknown }).get; delete (rt as { launch?: unknown }).launch; } // back to the class methods
+  return seen;
 }
 
 /**
@@ -123,6 +136,64 @@ describe('row-wise fast kernels on the GPU match the CPU kernels', { skip }, () 
     const x = input([1, 32, 257, 128], 'bfloat16');
     const pos = ints(Array.from({ length: 257 }, (_, i) => 8000 + i), [1, 257]);
     compare('rope (1, 32, 257, 128) bf16 tokens', 'rope', (x, p) => fast.rope(x, 128, { base: 500000, offset: p }), [x, pos], TOL.bfloat16.value, [0]);
+  });
+
+  test('rope reads strided views in place: (B, H, T, D) views of (B, T, H, D) arrays give the bits of the dense path', () => {
+    const T_ = [0, 2, 1, 3];
+    // [source shape, axes, dtype, dims, traditional, offset]: views whose rows take one or two
+    // axes (packs of 8, 4 and 2; element loads), partial dims, every kind of offset, freqs;
+    // then layouts the kernel cannot read (copied dense): D strided, three row axes.
+    const cases: [number[], number[], D, number, boolean, string][] = [
+      [[2, 37, 4, 64], T_, 'bfloat16', 64, false, 'number'],
+      [[1, 300, 8, 128], T_, 'bfloat16', 128, false, 'token'],
+      [[2, 19, 3, 40], T_, 'float16', 32, false, 'batch'],
+      [[2, 19, 3, 40], T_, 'bfloat16', 40, true, 'scalar'],
+      [[3, 11, 5, 10], T_, 'float32', 10, false, 'number'],
+      [[3, 11, 5, 10], T_, 'float32', 6, true, 'batch'],
+      [[2, 9, 4, 64], T_, 'bfloat16', 64, false, 'freqs'],
+      [[2, 4, 64, 9], [0, 1, 3, 2], 'bfloat16', 64, false, 'number'],
+      [[2, 3, 7, 4, 16], [0, 3, 1, 2, 4], 'float16', 16, false, 'batch'],
+    ];
+    for (const [shape, axes, dt, dims, traditional, kind] of cases) {
+      const src = input(shape, dt).gpu;
+      const B = shape[0], Tn = shape[axes[axes.length - 2]];
+      const offset = kind === 'scalar' ? ints([5], []).gpu : kind === 'batch' ? ints(Array.from({ length: B }, (_, i) => 3 + 900 * i), [B]).gpu
+        : kind === 'token' ? ints(Array.from({ length: B * Tn }, (_, i) => (i * 613) % 4000), [B, Tn]).gpu : 17;
+      const freqs = kind === 'freqs' ? mx.astype(fast.ropeFrequencies(dims, 500000, { type: 'llama3', factor: 8, originalMaxPositionEmbeddings: 64 }), 'float32', { stream: mx.gpu }) : null;
+      const opts = { traditional, offset, ...(freqs ? { freqs } : { base: 500 }) };
+      const where = `rope view of ${shape} by (${axes}) ${dt} dims=${dims} traditional=${traditional} ${kind}`;
+      // The dense path: rope of the transpose made first (evaluated, so fast.rope does not fold it).
+      const want = fast.rope(mx.transpose(src, axes).eval(), dims, opts);
+      assert.ok(uses(want, 'rope'));
+      const [got] = throughViews(want, [src], [axes]);
+      assertSameBits(got, want, where);
+      // fast.rope folds the pending transpose (when it keeps D last): the kernel reads the
+      // source as the view, with no copy where its rows take at most two axes.
+      mx.eval(src, ...[offset, freqs].filter((a): a is mx.Array => a instanceof mx.Array));
+      const folded = fast.rope(mx.transpose(src, axes), dims, opts);
+      const foldable = axes[axes.length - 1] === axes.length - 1, inPlace = foldable && shape.length === 4;
+      assert.equal(folded._node?.inputs[0] === src, foldable, `${where}: folded`);
+      const names = launchesOf(() => folded.eval());
+      assert.deepEqual(names.filter((n) => n !== 'rope').length === 0, inPlace, `${where}: launches ${names.join(', ')}`);
+      assertSameBits(folded, want, `${where} (folded)`);
+    }
+  });
+
+  test('the head split of a projection (reshape, transpose to (B, H, L, D)) feeds rope with no copy launched, same bits', () => {
+    // Llama-3.2-1B's q and k at a 512-token prefill: x (1, 512, 2048) @ W^T, heads of 64.
+    for (const [H, kind] of [[32, 'batch'], [8, 'number']] as const) {
+      const L = 512, x = input([1, L, 2048], 'bfloat16').gpu, w = input([H * 64, 2048], 'bfloat16', -0.05, 0.05).gpu;
+      const freqs = mx.astype(fast.ropeFrequencies(64, 500000, { type: 'llama3', factor: 32, originalMaxPositionEmbeddings: 8192 }), 'float32', { stream: mx.gpu });
+      const offset = kind === 'batch' ? ints([0], [1]).gpu : 0;
+      mx.eval(x, w, freqs, ...(offset instanceof mx.Array ? [offset] : []));
+      const heads = () => mx.transpose(mx.unflatten(mx.matmul(x, mx.transpose(w)), -1, [H, 64]), [0, 2, 1, 3]);
+      const q = fast.rope(heads(), 64, { freqs, offset });
+      assert.ok(!uses(q, 'transpose'), 'the transpose is folded into rope');
+      const names = launchesOf(() => q.eval());
+      assert.deepEqual(names.filter((n) => n === 'copy' || n === 'transpose'), [], `launches: ${names.join(', ')}`);
+      assert.equal(names.filter((n) => n === 'rope').length, 1, `launches: ${names.join(', ')}`);
+      assertSameBits(q, fast.rope(heads().eval(), 64, { freqs, offset }), `H=${H} ${kind}`);
+    }
   });
 
   test('swiglu and geglu (erf and tanh) with their vjps, every dtype, with a tail past the last pack', () => {

@@ -16,6 +16,7 @@ import { renderReduce, renderArgReduce, renderSoftmax, Variant } from '../../src
 import { renderFused } from '../../src/backend/cuda/kernels/fused.js';
 import { renderIntGemm } from '../../src/backend/cuda/kernels/matmul.js';
 import { renderGemv, renderGemvFused } from '../../src/backend/cuda/kernels/gemv.js';
+import { waitForPredecessors } from '../../src/backend/cuda/compiler.js';
 import { renderArange } from '../../src/backend/cuda/kernels/creation.js';
 import { store } from '../../src/backend/cuda/kernels/ctypes.js';
 import { renderScan, ScanMode } from '../../src/backend/cuda/kernels/scan.js';
@@ -174,7 +175,7 @@ function catalog(): KernelSource[] {
   for (const d of dt('float32', 'bfloat16')) out.push(renderColumnSum(name('colsum'), d));
   for (const traditional of [false, true]) for (const vec of [8, 4, 2, 1]) for (const positions of ['number', 'scalar', 'batch', 'token'] as const) {
     out.push(renderRope(name('rope'), { x: vec === 4 ? mx.float32 : vec === 2 ? mx.float16 : mx.bfloat16, traditional, vec: traditional && vec === 1 ? 1 : vec, positions,
-      offset: positions === 'number' ? null : positions === 'token' ? mx.int64 : mx.int32, freqs: k % 2 ? mx.float32 : null, partial: k % 3 === 0 }));
+      offset: positions === 'number' ? null : positions === 'token' ? mx.int64 : mx.int32, freqs: k % 2 ? mx.float32 : null, partial: k % 3 === 0, strided: k % 4 < 2 }));
   }
   for (const act of ['silu', 'gelu', 'geluTanh'] as const) for (const d of dt('float32', 'float16', 'bfloat16')) for (const backward of [false, true])
     out.push(renderGlu(name('glu'), { act, dtype: d, backward, vec: k % 4 ? 16 / d.size : 1, wide: k % 2 === 0 }));
@@ -208,8 +209,10 @@ function catalog(): KernelSource[] {
   return out;
 }
 
+// As the runtime loads them on sm_90: each kernel first waits for its predecessors (programmatic dependent launch).
 test('CUDA kernel sources compile with nvcc (sm_90)', { skip }, () => {
-  const sources = catalog();
+  const sources = catalog().map((s) => ({ ...s, source: waitForPredecessors(s.source) }));
+  assert.ok(sources.every((s) => s.source.split('__global__').length - 1 === s.source.split('griddepcontrol.wait').length - 1), 'every kernel waits for its predecessors');
   const dir = mkdtempSync(join(tmpdir(), 'lathe-nvcc-'));
   try {
     const file = join(dir, 'kernels.cu');

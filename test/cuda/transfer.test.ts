@@ -4,12 +4,38 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skip, rand, assertMatches, mx } from './util.js';
+import { prefetchHost } from '../../src/core/eval.js';
 
 const GPU_DTYPES = mx.allDtypes.filter((d) => d.name !== 'float64');
 
 describe('cuda: moving arrays between devices', { skip }, () => {
   test('mx.gpu is the default device where there is a GPU', () => {
     assert.equal(mx.defaultDevice().type, process.env.LATHE_DEFAULT_DEVICE === 'cpu' ? 'cpu' : 'gpu');
+  });
+
+  test('prefetchHost: a read waits for the work queued before the prefetch only; the ring of slots wraps', () => {
+    const src = mx.array(rand(4096, 90), mx.float32);
+    const token = mx.argmax(src, -1);
+    mx.eval(token);
+    prefetchHost([token]);
+    // Work queued after the prefetch: ~20 ms of matmuls the read must not wait for.
+    const a = mx.random.normal([4096, 4096]);
+    let y = a;
+    for (let i = 0; i < 40; i++) y = mx.matmul(y, a);
+    mx.eval(y);
+    const t = performance.now();
+    const got = token.item();
+    const waited = performance.now() - t;
+    const later = performance.now();
+    y.dataSync();
+    const rest = performance.now() - later;
+    assert.equal(got, mx.argmax(mx.array(src, null, { stream: mx.cpu }), -1).item());
+    assert.ok(waited < rest, `the prefetched read waited ${waited.toFixed(2)} ms, the work queued after it took ${rest.toFixed(2)} ms more`);
+    // More prefetches than slots: the early ones are finished into host memory, all read right.
+    const many = Array.from({ length: 40 }, (_, i) => mx.add(mx.arange(0, 8, 1, 'int32'), i));
+    mx.eval(many);
+    prefetchHost(many);
+    many.forEach((m, i) => assert.deepEqual(m.tolist(), Array.from({ length: 8 }, (_, j) => i + j), `array ${i}`));
   });
 
   test('CPU -> GPU -> CPU keeps values, for every dtype', () => {

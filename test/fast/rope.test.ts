@@ -1,6 +1,7 @@
 // fast.rope: the CPU kernel against its reference (layouts, offsets of every kind, partial
 // rotation, explicit frequencies; values and gradients), against closed forms, and the
-// scaled frequencies against their definitions.
+// scaled frequencies against their definitions; a pending transpose folded into the node
+// (the model's head split) gives the bits of the unfolded op, values and gradients.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as mx from '../../src/index.js';
@@ -57,6 +58,75 @@ test('per-token positions equal per-batch offsets when they count up from them',
   const y = fast.rope(mx.index(x, mx.s(0, 1)), 8, { offset: packed });
   assertClose(mx.index(y, mx.s(), mx.s(), mx.s(3, 6)), fast.rope(mx.index(x, mx.s(0, 1), mx.s(), mx.s(3, 6)), 8), { rtol: 0, atol: 0 }, 'packed');
   assert.equal(primitiveOf(y), 'rope');
+});
+
+/** Rope of an evaluated transpose (not folded: it has a buffer) and of the pending one (folded). */
+function bothWays(src: mx.Array, axes: number[], f: (x: mx.Array) => mx.Array): [mx.Array, mx.Array] {
+  const t = mx.transpose(src, axes);
+  mx.eval(t);
+  const plain = f(t);
+  assert.equal(plain._node?.inputs[0], t, 'an evaluated transpose is read as it is');
+  const folded = f(mx.transpose(src, axes));
+  assert.equal(folded._node?.inputs[0], src, `the pending transpose (${axes}) is folded: rope reads its input`);
+  assert.deepEqual((folded._node?.params as { axes: number[] }).axes, axes);
+  return [folded, plain];
+}
+
+const bits = (a: mx.Array) => {
+  const d = a.dataSync() as unknown as { buffer: ArrayBufferLike; byteOffset: number; byteLength: number };
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+};
+function assertSameBits(got: mx.Array, want: mx.Array, where: string): void {
+  assert.deepEqual([...got.shape], [...want.shape], `${where}: shape`);
+  assert.equal(got.dtype, want.dtype, `${where}: dtype`);
+  assert.deepEqual(bits(got), bits(want), `${where}: bits`);
+}
+
+test('rope folds a pending transpose that keeps the last axis: the bits of rope on the transposed array, values and gradients', () => {
+  const BTHD = [0, 2, 1, 3];
+  // [source shape, axes]: the head split (B, T, H, D) -> (B, H, T, D), then other permutations keeping D last.
+  const layouts: [number[], number[]][] = [[[2, 7, 3, 16], BTHD], [[2, 3, 7, 16], [2, 0, 1, 3]], [[2, 4, 5, 3, 16], [0, 3, 1, 2, 4]], [[7, 2, 16], [1, 0, 2]]];
+  for (const dt of ['float64', ...DTYPES] as const) for (const [shape, axes] of layouts) {
+    const src = randn(shape, dt);
+    const B = shape[axes[0]], T = shape[axes[axes.length - 2]];
+    const offsets = [37, mx.array(5), ...(axes.length > 2 ? [mx.array(Array.from({ length: B }, (_, i) => 2 + 900 * i)), randint(0, 4000, [B, T])] : [])];
+    const freqs = fast.ropeFrequencies(16, 500000, { type: 'llama3', factor: 8, originalMaxPositionEmbeddings: 64 });
+    const options: fast.RopeOptions[] = [
+      ...offsets.flatMap((offset) => [{ offset, base: 500 }, { offset, traditional: true, scale: 0.5, base: 500 }]),
+      { freqs, offset: 3000 },
+    ];
+    for (const o of options) for (const dims of [16, 6]) {
+      if (o.freqs && dims !== 16) continue;
+      const where = `rope ${dt} (${shape}) by (${axes}) dims=${dims} traditional=${!!o.traditional} offset ${o.offset instanceof mx.Array ? `(${o.offset.shape})` : o.offset}`;
+      const [folded, plain] = bothWays(src, axes, (x) => fast.rope(x, dims, o));
+      assertSameBits(folded, plain, where);
+      // The gradient reaches the source in its own layout: the inverse rotation of the
+      // cotangent, transposed back (what the unfolded graph gives through the transpose).
+      const g = randn([...plain.shape], dt);
+      const [, [gs]] = mx.vjp((s: mx.Array) => fast.rope(mx.transpose(s, axes), dims, o), [src], [g]);
+      const inv = axes.map((_, i) => axes.indexOf(i));
+      const [, [gt]] = mx.vjp((t: mx.Array) => fast.rope(t, dims, o), [mx.transpose(src, axes).eval()], [g]);
+      assertSameBits(gs, mx.transpose(gt, inv), `${where} gradient`);
+      // Forward-mode: the tangent is read through the same permutation.
+      const tan = randn(shape, dt);
+      const [, [ts]] = mx.jvp((s: mx.Array) => fast.rope(mx.transpose(s, axes), dims, o), [src], [tan]);
+      assertSameBits(ts, fast.rope(mx.transpose(tan, axes).eval(), dims, o), `${where} jvp`);
+    }
+  }
+});
+
+test('the folded transpose stays lazy-correct: other consumers still get it, and rope matches the reference', () => {
+  const src = randn([2, 9, 4, 8], 'float32');
+  const t = mx.transpose(src, [0, 2, 1, 3]);
+  const y = fast.rope(t, 8, { offset: 4 });
+  assert.equal(y._node?.inputs[0], src);
+  const other = mx.multiply(t, 2); // the transpose still runs for this consumer
+  mx.eval(y, other);
+  assertClose(other, mx.multiply(mx.transpose(src, [0, 2, 1, 3]), 2), { rtol: 0, atol: 0 }, 'other consumer');
+  assertClose(y, fast.reference.rope(mx.transpose(src, [0, 2, 1, 3]), 8, { offset: 4 }), { rtol: 1e-6, atol: 1e-6 }, 'reference');
+  // A transpose that moves the last axis is not folded (rows of D would not be contiguous).
+  const z = fast.rope(mx.transpose(src, [0, 1, 3, 2]), 4);
+  assert.equal(primitiveOf(z._node!.inputs[0]), 'transpose');
 });
 
 test('ropeFrequencies: default, linear, llama3, dynamic and yarn against their definitions', () => {

@@ -33,6 +33,10 @@ const table: Record<string, Case[]> = {
     { fn: (x) => fast.rope(x, 4, { offset: 3, base: 100 }), inputs: [f64([2, 3, 5, 6])], label: 'partial, split halves' },
     { fn: (x) => fast.rope(x, 6, { traditional: true, offset: mx.array([1, 7]), scale: 0.5 }), inputs: [f64([2, 3, 4, 6])], label: 'traditional, per-batch offsets' },
     { fn: (x) => fast.rope(x, 6, { offset: mx.array([[0, 1, 2, 0], [5, 6, 7, 8]]) }), inputs: [f64([2, 1, 4, 6])], label: 'per-token positions' },
+    // A pending transpose folded into the node (param axes): rules on the untransposed input.
+    { fn: (x) => fast.rope(mx.transpose(x, [0, 2, 1, 3]), 4, { offset: 3, base: 100 }), inputs: [f64([2, 5, 3, 6])], label: 'folded head split, partial' },
+    { fn: (x) => fast.rope(mx.transpose(x, [0, 2, 1, 3]), 6, { traditional: true, offset: mx.array([1, 7]) }), inputs: [f64([2, 4, 3, 6])], label: 'folded head split, per-batch offsets' },
+    { fn: (x) => fast.rope(mx.transpose(x, [2, 0, 1, 3]), 6, { offset: mx.array([[0, 1, 2], [5, 6, 7]]) }), inputs: [f64([2, 3, 2, 6])], label: 'folded permutation, per-token positions' },
   ],
   scaledDotProductAttention: [
     { fn: attn({ mask: 'causal' }), inputs: [f64([1, 2, 3, 4]), f64([1, 1, 4, 4]), f64([1, 1, 4, 3])], label: 'causal, multi-query' },

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as mx from '../../src/index.js';
 import { loadModel } from '../../src/lm/load.js';
-import { generateStep, tidyStep } from '../../src/lm/step.js';
+import { generateStep, tidyStep, type GenerateOptions } from '../../src/lm/step.js';
 import { StaticKVCache, makeStaticCache } from '../../src/lm/static-cache.js';
 import { CompiledStep, compiledStepStats, compiledStepUnsupported, staticCacheSize } from '../../src/lm/compiled-step.js';
 import { ARCHS, closeTo, fixtureDir, ids, reference } from './model-fixtures.js';
@@ -24,6 +24,23 @@ for (const arch of ARCHS) {
     else assert.equal(why, null);
   });
 }
+
+test('greedy sampling and logprobs inside the compiled step, random sampling and processors after it, all as the usual loop', () => {
+  const ref = reference('llama');
+  const model = loadModel(fixtureDir('llama'), { dtype: 'float32' });
+  const run = (options: GenerateOptions, compiled: boolean) => { mx.random.seed(3); return [...generateStep(ref.prompt, model, { maxTokens: 6, ...options, compiled })]; };
+  for (const options of [{ topLogprobs: 3 }, { logprobs: true }, { temp: 0.8 }, { repetitionPenalty: 1.3 }] as GenerateOptions[]) {
+    const usual = run(options, false), compiled = run(options, true);
+    assert.deepEqual(compiled.map((s) => s.token), usual.map((s) => s.token), JSON.stringify(options));
+    compiled.forEach((s, i) => {
+      const u = usual[i].logprobs;
+      if (!u) return assert.equal(s.logprobs, undefined);
+      assert.ok(Math.abs(s.logprobs!.logprob - u.logprob) < 1e-4, `${JSON.stringify(options)} step ${i}: logprob ${s.logprobs!.logprob} vs ${u.logprob}`);
+      assert.deepEqual(s.logprobs!.topLogprobs.map((t) => t.token), u.topLogprobs.map((t) => t.token));
+    });
+  }
+  assert.ok(compiledStepStats(model, 'greedy:true:3')!.traces >= 1, 'greedy decoding samples inside the step');
+});
 
 test('the static cache gives the usual logits, one token or several at a time', () => {
   const ref = reference('llama');

@@ -23,6 +23,12 @@ export interface CudaArg {
   buf: CudaBuffer;
   shape: readonly number[];
   dtype: DType;
+  /**
+   * Element strides when `buf` is read as a strided view of `shape` (absent: dense). Only the
+   * kernels that read views take such arguments (rope, for fast.rope's folded transposes;
+   * see kernels/fast/strided.ts); nothing else is handed one.
+   */
+  strides?: readonly number[];
 }
 
 /** What a kernel may use while it runs. */
@@ -143,10 +149,14 @@ class CudaBackend implements Backend {
     return buf;
   }
 
+  prefetch(buf: Buffer, dtype: DType, size: number): void {
+    this.s.staging.prefetch(buf as CudaBuffer, size * dtype.size);
+  }
+
   readSync(buf: Buffer, dtype: DType, size: number): TypedArray {
     const b = buf as CudaBuffer;
     const bytes = size * dtype.size;
-    const raw = this.s.staging.download(b.ptr, bytes, b.stream);
+    const raw = this.s.staging.takePrefetched(b, bytes) ?? this.s.staging.download(b.ptr, bytes, b.stream);
     return new storageCtor[dtype.name](raw, 0, size);
   }
 

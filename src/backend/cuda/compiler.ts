@@ -49,8 +49,9 @@ export class KernelCache {
    */
   options(): string[] { return [`--gpu-architecture=${this.rt.info.arch}`, '--std=c++17', '--fmad=false']; }
 
-  private load({ name, source }: KernelSource): bigint {
+  private load({ name, source: given }: KernelSource): bigint {
     const options = this.options();
+    const source = this.rt.pdl ? waitForPredecessors(given) : given;
     const hash = createHash('sha256').update(`${source}\0${options.join(' ')}\0nvrtc ${this.rt.info.nvrtcVersion}`).digest('hex').slice(0, 40);
     const dir = kernelCacheDir();
     const file = join(dir, `${hash}.cubin`);
@@ -76,6 +77,24 @@ export class KernelCache {
     this.stats.loaded++;
     return out64[0];
   }
+}
+
+/**
+ * With programmatic dependent launch (runtime.ts `pdl`) a kernel may start before the one
+ * before it has finished: each `__global__` function first waits for its predecessors' grids
+ * to complete and their memory to be visible (griddepcontrol.wait; a no-op for a launch
+ * without the attribute), then lets its own dependents be scheduled (launch_dependents), so
+ * their launch overlaps this kernel's run instead of following its end.
+ */
+export function waitForPredecessors(source: string): string {
+  let out = '', at = 0;
+  for (let g = source.indexOf('__global__', at); g >= 0; g = source.indexOf('__global__', at)) {
+    const body = source.indexOf('{', g);
+    if (body < 0) break;
+    out += source.slice(at, body + 1) + '\n  asm volatile("griddepcontrol.wait;" ::: "memory");\n  asm volatile("griddepcontrol.launch_dependents;");';
+    at = body + 1;
+  }
+  return out + source.slice(at);
 }
 
 function readCached(file: string): Uint8Array | null {

@@ -133,8 +133,31 @@ export class Runtime {
   private joins = 0;
   private readonly joined = new Map<bigint, number>();
 
+  /**
+   * Programmatic dependent launch (sm_90+, cuLaunchKernelEx; LATHE_CUDA_PDL=0 turns it off):
+   * a kernel may be scheduled while the one before it in the stream finishes, hiding the
+   * launch gap between short kernels (a decode step is ~200 of them). Every kernel compiled
+   * here waits for its predecessors' memory at entry (griddepcontrol.wait, compiler.ts), so
+   * results do not change. Holds the native CUlaunchConfig (56 bytes) and its one attribute
+   * (72 bytes: PROGRAMMATIC_STREAM_SERIALIZATION = 1) that every launch reuses; null when off.
+   */
+  readonly pdl: DataView | null = null;
+  private readonly pdlConfigNum: number = 0;
+
   constructor(p: Extract<Probe, { ok: true }>) {
     this.driver = p.driver; this.nvrtc = p.nvrtc; this.info = p.info;
+    if (usesPdl(p.info, p.driver)) {
+      const k = getKoffi()!;
+      const config = k.alloc('uint8_t', 56 + 72) as bigint;
+      const view = new DataView(k.view(config, 56 + 72));
+      for (let i = 0; i < 56 + 72; i++) view.setUint8(i, 0);
+      view.setBigUint64(40, config + 56n, true); // attrs
+      view.setUint32(48, 1, true); // numAttrs
+      view.setUint32(56, 6, true); // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
+      view.setInt32(56 + 8, 1, true); // programmaticStreamSerializationAllowed
+      this.pdl = view;
+      this.pdlConfigNum = Number(config);
+    }
     const d = this.driver;
     check(d, d.cuDevicePrimaryCtxRetain(out64, p.info.ordinal), 'cuDevicePrimaryCtxRetain');
     this.ctx = out64[0];
@@ -193,6 +216,16 @@ export class Runtime {
   }
   /** Launches `fn` with the arguments packed in `this.args`. */
   launch(fn: bigint, grid: Dim3, block: Dim3, sharedBytes = 0): void {
+    if (this.pdl) {
+      const c = this.pdl;
+      c.setUint32(0, grid[0], true); c.setUint32(4, grid[1], true); c.setUint32(8, grid[2], true);
+      c.setUint32(12, block[0], true); c.setUint32(16, block[1], true); c.setUint32(20, block[2], true);
+      c.setUint32(24, sharedBytes, true);
+      c.setBigUint64(32, this.stream, true);
+      const s = this.driver.cuLaunchKernelEx!(this.pdlConfigNum, Number(fn), this.argsNum, 0) as number;
+      if (s !== 0) check(this.driver, s, `cuLaunchKernelEx (grid ${grid}, block ${block})`);
+      return;
+    }
     const s = this.driver.cuLaunchKernel(Number(fn), grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, this.streamNum, this.argsNum, 0) as number;
     if (s !== 0) check(this.driver, s, `cuLaunchKernel (grid ${grid}, block ${block})`);
   }
@@ -231,6 +264,11 @@ export class Runtime {
     check(this.driver, this.driver.cuMemGetInfo(free, total), 'cuMemGetInfo');
     return { free: Number(free[0]), total: Number(total[0]) };
   }
+}
+
+/** Whether launches use programmatic dependent launch: Hopper or newer, a driver with cuLaunchKernelEx, not turned off. */
+export function usesPdl(info: DeviceInfo, d: Driver): boolean {
+  return info.cc >= 90 && d.cuLaunchKernelEx !== null && process.env.LATHE_CUDA_PDL !== '0';
 }
 
 let rt: Runtime | null = null;

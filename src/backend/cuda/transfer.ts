@@ -3,10 +3,15 @@
 // page-locked memory first. The arena is used front to back; when it wraps, the streams that
 // queued copies are synchronized, so no queued copy still reads the part being overwritten.
 import type { TypedArray } from '../../core/dtype.js';
-import { check, out64, getKoffi } from './ffi/libcuda.js';
+import { check, out64, getKoffi, CU } from './ffi/libcuda.js';
 import type { Runtime } from './runtime.js';
+import type { CudaBuffer } from './allocator.js';
 
 const ARENA_BYTES = 16 << 20;
+/** Prefetches (small reads queued early) go through a ring of pinned slots, each with an event. */
+const SLOTS = 16, SLOT_BYTES = 4096;
+
+interface Early { slot: number; bytes: number; data: ArrayBuffer | null }
 
 export class Staging {
   private base = 0n;
@@ -55,6 +60,53 @@ export class Staging {
       this.busy.add(stream);
       done += n;
     }
+  }
+
+  private ring = 0n;
+  private ringBytes: Uint8Array | null = null;
+  private readonly ringEvents: bigint[] = [];
+  private nextSlot = 0;
+  /** Prefetched buffers not read yet, and which buffer holds each slot. */
+  private readonly early = new WeakMap<CudaBuffer, Early>();
+  private readonly slotOwner: (WeakRef<CudaBuffer> | null)[] = new globalThis.Array(SLOTS).fill(null);
+
+  /**
+   * Queues a copy of `buf` (at most SLOT_BYTES) into a pinned slot now, on its stream, with an
+   * event after it: takePrefetched then waits for that event only. When the ring comes round
+   * to a slot whose read has not been taken, that one is finished into a host buffer first.
+   */
+  prefetch(buf: CudaBuffer, bytes: number): void {
+    if (bytes > SLOT_BYTES || bytes === 0 || this.early.has(buf)) return;
+    const d = this.rt.driver;
+    if (!this.ringBytes) {
+      check(d, d.cuMemAllocHost(out64, SLOTS * SLOT_BYTES), 'cuMemAllocHost');
+      this.ring = out64[0];
+      this.ringBytes = new Uint8Array(getKoffi()!.view(this.ring, SLOTS * SLOT_BYTES));
+      for (let i = 0; i < SLOTS; i++) { check(d, d.cuEventCreate(out64, CU.EVENT_DISABLE_TIMING), 'cuEventCreate'); this.ringEvents.push(out64[0]); }
+    }
+    const slot = this.nextSlot;
+    this.nextSlot = (slot + 1) % SLOTS;
+    const owner = this.slotOwner[slot]?.deref();
+    const pending = owner && this.early.get(owner);
+    if (pending && pending.slot === slot && !pending.data) pending.data = this.finish(slot, pending.bytes);
+    check(d, d.cuMemcpyDtoHAsync(this.ring + BigInt(slot * SLOT_BYTES), buf.ptr, bytes, buf.stream), 'cuMemcpyDtoHAsync');
+    check(d, d.cuEventRecord(this.ringEvents[slot], buf.stream), 'cuEventRecord');
+    this.early.set(buf, { slot, bytes, data: null });
+    this.slotOwner[slot] = new WeakRef(buf);
+  }
+
+  /** The bytes prefetched for `buf` (waiting for their copy only), or null if it was not prefetched. */
+  takePrefetched(buf: CudaBuffer, bytes: number): ArrayBuffer | null {
+    const e = this.early.get(buf);
+    if (!e || e.bytes !== bytes) return null;
+    this.early.delete(buf);
+    if (this.slotOwner[e.slot]?.deref() === buf) this.slotOwner[e.slot] = null;
+    return e.data ?? this.finish(e.slot, bytes);
+  }
+
+  private finish(slot: number, bytes: number): ArrayBuffer {
+    check(this.rt.driver, this.rt.driver.cuEventSynchronize(this.ringEvents[slot]), 'cuEventSynchronize');
+    return this.ringBytes!.slice(slot * SLOT_BYTES, slot * SLOT_BYTES + bytes).buffer;
   }
 
   /** Copies `n` bytes from device memory at `src` into a new ArrayBuffer, in order on `stream` (waits for its queued work). */

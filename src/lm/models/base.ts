@@ -8,6 +8,7 @@ import { KVCache, QuantizedKVCache, RotatingKVCache, createAttentionMask, maskAr
 import { Positions, ropeSettings } from '../rope.js';
 import { StaticKVCache } from '../static-cache.js';
 import { scaledDotProductAttention as fastAttention } from '../../fast/attention.js';
+import { isKeepingGraph } from '../../core/eval.js';
 
 export type ModelConfig = Record<string, unknown>;
 export type Weights = Record<string, Array>;
@@ -332,10 +333,28 @@ export class DecoderModel<B extends DecoderBlock = DecoderBlock> extends Module 
     const masks = layerMasks(L, cache, this.windows);
     let h = this.embed_tokens.forward(inputs);
     if (this.embedScale !== null) h = scaleAs(h, this.embedScale);
-    this.layers.forEach((layer, i) => { h = layer.forward(h, masks[i], positions, cache?.[i]); });
+    // On the GPU the layers are sent off four at a time as they are built, so the device runs
+    // them while JS builds the next ones (building a 2048-token prefill's graph takes
+    // milliseconds of host time the device would otherwise wait through). Their cache entries
+    // are evaluated with them (an evaluation frees the intermediates it does not return), and
+    // the masks every layer shares first. Not inside transforms, whose traces need the graph
+    // whole; evaluation queues kernels without waiting for them.
+    const pipeline = h.device.type === 'gpu' && !isKeepingGraph();
+    if (pipeline) mx.eval(masks.filter((m): m is Array => m instanceof mx.Array));
+    let sent = h;
+    this.layers.forEach((layer, i) => {
+      h = layer.forward(h, masks[i], positions, cache?.[i]);
+      if (!pipeline || (i + 1) % PIPELINE_LAYERS !== 0 || i === this.layers.length - 1) return;
+      mx.eval(h, cache?.slice(i + 1 - PIPELINE_LAYERS, i + 1).flatMap((c) => c.state) ?? []);
+      if (sent !== h) sent.dispose(); // evaluated, and read by nothing else now: its memory goes back at once, not at the next GC
+      sent = h;
+    });
     return this.norm.forward(h);
   }
 }
+
+/** Layers a GPU forward builds before sending them off (DecoderModel.forward). */
+const PIPELINE_LAYERS = 4;
 
 /**
  * A decoder body with its head (MLX-LM's `Model`): `model`, and `lm_head` unless the embeddings

@@ -52,7 +52,8 @@ const graphDecls = {
 
 export type GraphDriver = Record<keyof typeof graphDecls, CFn>;
 
-export type Driver = Record<keyof typeof decls, CFn> & { cuEventElapsedTime: CFn; graphs: GraphDriver | { error: string } };
+/** cuLaunchKernelEx (CUDA 12+): launches with attributes (programmatic dependent launch); null on older drivers. */
+export type Driver = Record<keyof typeof decls, CFn> & { cuEventElapsedTime: CFn; cuLaunchKernelEx: CFn | null; graphs: GraphDriver | { error: string } };
 
 export const CU = {
   SUCCESS: 0,
@@ -90,6 +91,8 @@ export function loadDriver(): Driver | { error: string } {
     // CUDA 13 renamed the event timer; older drivers only have the first name.
     try { d.cuEventElapsedTime = opened.lib.func('int cuEventElapsedTime_v2(_Out_ float *ms, uint64_t start, uint64_t end)') as CFn; }
     catch { d.cuEventElapsedTime = opened.lib.func('int cuEventElapsedTime(_Out_ float *ms, uint64_t start, uint64_t end)') as CFn; }
+    try { d.cuLaunchKernelEx = opened.lib.func('int cuLaunchKernelEx(uint64_t config, uint64_t fn, uint64_t params, uint64_t extra)') as CFn; }
+    catch { d.cuLaunchKernelEx = null; }
     try { d.graphs = bind(opened.lib, graphDecls) as GraphDriver; }
     catch (e) { d.graphs = { error: `libcuda at ${opened.path} lacks the CUDA graph API: ${(e as Error).message}` }; }
     driver = d;

@@ -7,11 +7,28 @@ import { rowReader, rowWriter, load, loadAll, statsRound } from './rows.js';
 interface RopeParams {
   dims: number; traditional: boolean; base: number; scale: number; offset: number;
   positions: 'number' | 'scalar' | 'batch' | 'token'; hasFreqs: boolean; inverse: boolean;
+  axes?: number[] | null;
+}
+
+/** Storage offset of x's row (n, t) of D features: n·T·D + t·D dense, else through the permutation. */
+function rowOffsets(src: readonly number[], axes: number[] | null | undefined): (n: number, t: number) => number {
+  const nd = src.length, D = src[nd - 1];
+  if (!axes) { const T = src[nd - 2]; return (n, t) => (n * T + t) * D; }
+  const dense = new globalThis.Array<number>(nd);
+  for (let d = nd - 1, s = 1; d >= 0; s *= src[d], d--) dense[d] = s;
+  const shape = axes.map((a) => src[a]), strides = axes.map((a) => dense[a]);
+  const sT = strides[nd - 2];
+  return (n, t) => {
+    let off = t * sT;
+    for (let d = nd - 3; d >= 0; d--) { const i = n % shape[d]; n = (n - i) / shape[d]; off += i * strides[d]; }
+    return off;
+  };
 }
 
 /** [x (..., T, D), offset?, freqs?] -> x with its first dims features rotated (by −θ when inverse). */
 export const rope: CpuKernel = (ins, [spec], p: RopeParams) => {
-  const x = ins[0];
+  const x = { ...ins[0], shape: p.axes ? p.axes.map((a) => ins[0].shape[a]) : ins[0].shape };
+  const src = rowOffsets(ins[0].shape, p.axes);
   let k = 1;
   const offset = p.positions === 'number' ? null : ins[k++];
   const freqs = p.hasFreqs ? ins[k] : null;
@@ -53,7 +70,7 @@ export const rope: CpuKernel = (ins, [spec], p: RopeParams) => {
     const g = Math.floor(n / perGroup);
     for (let t = 0; t < T; t++) {
       const at = (n * T + t) * D, tab = (g * T + t) * half;
-      const [xs, xo] = read(at, D), [ys, yo] = write.at(at);
+      const [xs, xo] = read(src(n, t), D), [ys, yo] = write.at(at);
       for (let i = 0; i < half; i++) {
         const ia = i * step, ib = ia + second;
         const a = xs[xo + ia], b = xs[xo + ib], c = cos[tab + i], s = sin[tab + i];
