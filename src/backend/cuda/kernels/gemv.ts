@@ -71,69 +71,11 @@ function dot(d: DType, acc: string, w: string, x: string): string {
  * y (MM, N) = x (MM, K) @ W^T, W (N, K): C = K / (16 / size) chunks of 16 bytes per row.
  * Thread t of a team takes chunks t, t + T, ... in rounds of U (full rounds unpredicated,
  * one predicated tail round). Block: any multiple of T up to 256 threads, one row per team.
+ * It is the fused kernel below with one weight and no epilogue; its parameters are
+ * (x, C, y, w, N).
  */
 export function renderGemv(name: string, p: GemvSpec): KernelSource {
-  const { mm: MM, team: T, unroll: U } = p;
-  const L = Math.min(T, 32), W = Math.max(1, T / 32);
-  const s = stype(p.dtype);
-  const round = (pred: boolean) => `
-      Pack<u32, 4> q[U];
-#pragma unroll
-      for (int u = 0; u < U; u++) {
-        ${pred ? 'if (c0 + u * T < C) q[u] = gemv_ldw(wr + c0 + u * T); else q[u].v[0] = q[u].v[1] = q[u].v[2] = q[u].v[3] = 0u;' : 'q[u] = gemv_ldw(wr + c0 + u * T);'}
-      }
-#pragma unroll
-      for (int u = 0; u < U; u++) {
-        ${pred ? 'if (c0 + u * T >= C) break;' : ''}
-#pragma unroll
-        for (int m = 0; m < MM; m++) {
-          const Pack<u32, 4> xv = x[(i64)m * C + c0 + u * T];
-          ${dot(p.dtype, 'acc[m]', 'q[u]', 'xv')}
-        }
-      }`;
-  const source = `${PRELUDE}${LOAD}
-extern "C" __global__ void __launch_bounds__(${MAX_THREADS}) ${name}(${s}* __restrict__ y, const Pack<u32, 4>* __restrict__ x, const Pack<u32, 4>* __restrict__ w, int N, int C) {
-  constexpr int MM = ${MM}, T = ${T}, U = ${U};
-  const int t = threadIdx.x % T;
-  const int n = blockIdx.x * (blockDim.x / T) + threadIdx.x / T;
-  float acc[MM];
-#pragma unroll
-  for (int m = 0; m < MM; m++) acc[m] = 0.0f;
-  if (n < N) {
-    const Pack<u32, 4>* wr = w + (i64)n * C;
-    int c0 = t;
-    for (; c0 + (U - 1) * T < C; c0 += U * T) {${round(false)}
-    }
-    if (c0 < C) {${round(true)}
-    }
-  }
-  // Every lane shuffles (a warp may hold teams past N).
-#pragma unroll
-  for (int m = 0; m < MM; m++)
-#pragma unroll
-    for (int off = ${L / 2}; off > 0; off >>= 1) acc[m] += __shfl_xor_sync(LATHE_ALL, acc[m], off);
-${W > 1 ? `  __shared__ float part[MM][${MAX_THREADS / 32}];
-  const int warp = threadIdx.x >> 5;
-  if ((threadIdx.x & 31) == 0) {
-#pragma unroll
-    for (int m = 0; m < MM; m++) part[m][warp] = acc[m];
-  }
-  __syncthreads();
-  if (t == 0 && n < N) {
-#pragma unroll
-    for (int m = 0; m < MM; m++) {
-      float v = part[m][warp];
-#pragma unroll
-      for (int j = 1; j < ${W}; j++) v += part[m][warp + j];
-      y[(i64)m * N + n] = ${store('v', p.dtype)};
-    }
-  }` : `  if (t == 0 && n < N) {
-#pragma unroll
-    for (int m = 0; m < MM; m++) y[(i64)m * N + n] = ${store('acc[m]', p.dtype)};
-  }`}
-}
-`;
-  return { name, source };
+  return renderGemvFused(name, { ...p, weights: 1, epilogue: 'none' });
 }
 
 // ---------------------------------------------------------------- fused
@@ -321,7 +263,7 @@ export function runGemv(ctx: CudaContext, y: bigint, x: bigint, w: bigint, rows:
   const threads = gemvTuning.team ? Math.max(team, Math.min(MAX_THREADS, shape.threads)) : shape.threads;
   const fn = ctx.kernels.get(`gemv|${dtype.name}|${rows}|${team}|${unroll}`,
     () => renderGemv(`gemv_${dtype.name}_${rows}`, { dtype, mm: rows, team, unroll }));
-  ctx.rt.args.reset().ptr(y).ptr(x).ptr(w).i32(N).i32(C);
+  ctx.rt.args.reset().ptr(x).i32(C).ptr(y).ptr(w).i32(N);
   ctx.rt.launch(fn, [Math.ceil(N / (threads / team)), 1, 1], [threads, 1, 1]);
   gemvLaunches.count++;
   return true;
