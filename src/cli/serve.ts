@@ -21,9 +21,24 @@ GET /v1/models, GET /health. Requests that arrive together are decoded in one ba
                             comma-separated list, or 'none'
   --max-body-bytes N        largest request body (default 4194304)
   --prefill-step-size N     prompt tokens per prefill chunk (default 512)
+  --prompt-cache-size N     finished sequences' KV caches kept for reuse by later prompts
+                            (default 10; 0 turns reuse off)
+  --prompt-cache-bytes N    the most bytes they hold: a count, or with M, G, MB, GB
+                            (decimal, as MLX-LM's; default: no limit but the count)
   --json-max-whitespace N   response_format: longest whitespace run between JSON tokens (default 16)
   --shutdown-grace S        seconds running requests get to finish on shutdown (default 30)
   --quiet                   no request log on stderr`;
+
+const SIZE_UNITS: Record<string, number> = { '': 1, M: 1e6, MB: 1e6, G: 1e9, GB: 1e9 };
+
+/** A byte count as MLX-LM's server parses it: digits, then optionally M, G, MB or GB (decimal units). */
+function byteSize(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$/i.exec(v);
+  const unit = m ? SIZE_UNITS[m[2].toUpperCase()] : undefined;
+  if (!m || unit === undefined) throw new UsageError(`[lathe] --${name} must be a byte count, optionally with M, G, MB or GB (e.g. 4GB), got '${v}'`);
+  return Math.floor(Number(m[1]) * unit);
+}
 
 export async function serveCommand(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({
@@ -40,6 +55,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
       'cors-origin': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'prefill-step-size': { type: 'string' },
+      'prompt-cache-size': { type: 'string' },
+      'prompt-cache-bytes': { type: 'string' },
       'json-max-whitespace': { type: 'string' },
       'shutdown-grace': { type: 'string' },
       quiet: { type: 'boolean' },
@@ -64,6 +81,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
     corsOrigin: cors === undefined ? '*' : cors === 'none' ? null : cors,
     maxBodyBytes: int('max-body-bytes', v['max-body-bytes'], 1),
     prefillStepSize: int('prefill-step-size', v['prefill-step-size'], 1),
+    promptCacheSize: int('prompt-cache-size', v['prompt-cache-size'], 0),
+    promptCacheBytes: byteSize('prompt-cache-bytes', v['prompt-cache-bytes']),
     jsonMaxWhitespace: int('json-max-whitespace', v['json-max-whitespace']),
     shutdownGraceMs: (int('shutdown-grace', v['shutdown-grace']) ?? 30) * 1000,
     log,

@@ -56,6 +56,15 @@ function shareCache(c: KVCache): KVCache {
   return out;
 }
 
+/** Trims a fetched cache by `n` tokens and frees the handles the trim replaced (the entry keeps its own). */
+function trimShared(c: KVCache, n: number): void {
+  const old = c.state;
+  c.trim(n);
+  const now = c.state;
+  mx.eval(now);
+  mx.dispose(old.filter((a) => !now.includes(a)));
+}
+
 const cacheBytes = (cache: readonly KVCache[]) => cache.reduce((n, c) => n + c.nbytes, 0);
 const canTrim = (cache: readonly KVCache[]) => cache.every((c) => c.isTrimmable());
 
@@ -123,7 +132,7 @@ export class LRUPromptCache {
       this.touch(longer);
       const cache = longer.cache.map(shareCache);
       const cut = longer.tokens.length - keep;
-      if (cut > 0) for (const c of cache) c.trim(cut);
+      if (cut > 0) for (const c of cache) trimShared(c, cut);
       return { cache, rest: tokens.slice(keep), cached: keep };
     }
     if (shorter) {

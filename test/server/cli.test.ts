@@ -19,7 +19,7 @@ function exit(p: ChildProcessWithoutNullStreams): Promise<{ code: number | null;
 }
 
 test('lathe serve: listens, serves the openai client with an API key, logs, stops on SIGTERM', async () => {
-  const p = lathe(['serve', '--port', '0', '--max-concurrency', '2'], { LATHE_API_KEY: 'k1' });
+  const p = lathe(['serve', '--port', '0', '--max-concurrency', '2', '--prompt-cache-size', '4', '--prompt-cache-bytes', '1.5MB'], { LATHE_API_KEY: 'k1' });
   const done = exit(p);
   const url = await new Promise<string>((resolve, reject) => {
     let err = '';
@@ -35,6 +35,8 @@ test('lathe serve: listens, serves the openai client with an API key, logs, stop
   assert.equal(models.data[0].id, 'tiny-llama'); // the folder's name
   const r = await openai.chat.completions.create({ model: 'tiny-llama', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0 });
   assert.equal(r.choices.length, 1);
+  const again = await openai.chat.completions.create({ model: 'tiny-llama', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0 });
+  assert.equal(again.usage?.prompt_tokens_details?.cached_tokens, r.usage!.prompt_tokens - 1, 'the prompt cache is on');
   await assert.rejects(new OpenAI({ baseURL: `${url}/v1`, apiKey: 'wrong', maxRetries: 0 }).models.list(), (e) => e instanceof OpenAI.AuthenticationError);
   p.kill('SIGTERM');
   const { code, stderr } = await done;
@@ -45,11 +47,14 @@ test('lathe serve: listens, serves the openai client with an API key, logs, stop
 });
 
 test('lathe serve --adapter says adapters are not supported yet; bad flags exit 2', async () => {
-  const [a, b, c] = await Promise.all([
+  const [a, b, c, d] = await Promise.all([
     exit(lathe(['serve', '--adapter', '/tmp/adapters'])),
     exit(lathe(['serve', '--port', 'eighty'])),
     exit(lathe(['serve', '--model', '/nonexistent/model'])),
+    exit(lathe(['serve', '--prompt-cache-bytes', '4XB'])),
   ]);
+  assert.equal(d.code, 2);
+  assert.match(d.stderr, /--prompt-cache-bytes must be a byte count, optionally with M, G, MB or GB \(e\.g\. 4GB\), got '4XB'/);
   assert.equal(a.code, 2);
   assert.match(a.stderr, /LoRA adapters are not supported yet/);
   assert.equal(b.code, 2);

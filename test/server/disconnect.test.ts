@@ -2,8 +2,7 @@
 // go on, and memory returns to where it was. Shutdown finishes or cancels running requests.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as mx from '../../src/index.js';
-import { MODEL_ID, NO_EOS, assertFlat, client, request, startServer, waitFor } from './helpers.js';
+import { MODEL_ID, NO_EOS, assertFlat, batchStats, client, heldMemory, request, startServer, waitFor } from './helpers.js';
 
 const server = await startServer({ maxConcurrency: 4 });
 after(() => server.close());
@@ -12,7 +11,7 @@ const openai = client(server);
 test('aborting a stream cancels its rows; the other request finishes; memory is back', async () => {
   // Warm up (first calls compile kernels and fill allocator caches).
   await openai.completions.create({ model: MODEL_ID, prompt: 'Call me', max_tokens: 4, temperature: 0 });
-  const before = mx.getActiveMemory();
+  const before = heldMemory(server.engine);
 
   const other = openai.completions.create({ model: MODEL_ID, prompt: 'The whale', max_tokens: 40, temperature: 0, logit_bias: NO_EOS });
   const abort = new AbortController();
@@ -28,8 +27,8 @@ test('aborting a stream cancels its rows; the other request finishes; memory is 
   const r = await other;
   assert.equal(r.choices.length, 1);
   await waitFor(() => server.engine.stats().requests === 0, 5_000, 'the engine to be idle');
-  assert.deepEqual(server.engine.stats(), { requests: 0, queued: 0, prefilling: 0, rows: 0, cacheBytes: 0 });
-  assertFlat(mx.getActiveMemory(), before);
+  assert.deepEqual(batchStats(server.engine), { requests: 0, queued: 0, prefilling: 0, rows: 0, cacheBytes: 0 });
+  assertFlat(heldMemory(server.engine), before);
 });
 
 test('a non-streaming request whose client disconnects is cancelled too', async () => {
@@ -46,10 +45,12 @@ test('memory stays flat over many requests', async () => {
     model: MODEL_ID, prompt: 'Call me '.repeat(i + 1), max_tokens: 3 + i, temperature: i % 2 ? 0.7 : 0, top_p: 0.9, logprobs: i % 3, frequency_penalty: i % 2 ? 0.5 : 0,
   })));
   await round(); // the first sampled requests make a few one-time constants
-  const before = mx.getActiveMemory();
+  const before = heldMemory(server.engine);
   for (let i = 0; i < 3; i++) await round();
   assert.equal(server.engine.stats().cacheBytes, 0);
-  assertFlat(mx.getActiveMemory(), before);
+  assertFlat(heldMemory(server.engine), before);
+  // The prompt cache is what is left: bounded (10 by default); closing frees it (next test).
+  assert.ok(server.engine.stats().promptCaches > 0 && server.engine.stats().promptCaches <= 10);
 });
 
 test('close() lets running requests finish, refuses new ones, then stops', async () => {
@@ -61,6 +62,7 @@ test('close() lets running requests finish, refuses new ones, then stops', async
   const r = await running;
   assert.equal(r.choices[0].finish_reason === 'length' || r.choices[0].finish_reason === 'stop', true);
   await closed;
+  assert.equal(s.engine.stats().promptCaches, 0, 'close() frees the prompt cache');
   await assert.rejects(request(s, 'GET', '/health'));
   // A short grace period cancels what is still running.
   const s2 = await startServer();

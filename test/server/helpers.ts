@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import * as mx from '../../src/index.js';
 import { load, KVCache, type Tokenizer } from '../../src/lm/index.js';
-import { serve, type LatheServer, type ServeOptions } from '../../src/lm/server/index.js';
+import { serve, type Engine, type EngineStats, type LatheServer, type ServeOptions } from '../../src/lm/server/index.js';
 
 export const TINY_LLAMA = fileURLToPath(new URL('../../models/tiny-llama', import.meta.url));
 export const MODEL_ID = 'tiny-llama';
@@ -46,6 +46,20 @@ export async function request(server: LatheServer, method: string, path: string,
  */
 export function assertFlat(after: number, before: number): void {
   if (Math.abs(after - before) > 8192) throw new Error(`active memory went from ${before} to ${after} bytes`);
+}
+
+/**
+ * Device memory less what the engine's prompt cache holds: that store is bounded and kept on
+ * purpose (memory checks account for it; test/server/prompt-cache.test.ts checks its bounds).
+ */
+export function heldMemory(engine: Engine): number {
+  return mx.getActiveMemory() - engine.stats().promptCacheBytes;
+}
+
+/** The batch's part of the engine's stats (without the prompt cache's). */
+export function batchStats(engine: Engine): Omit<EngineStats, 'promptCaches' | 'promptCacheBytes'> {
+  const { promptCaches: _n, promptCacheBytes: _b, ...rest } = engine.stats();
+  return rest;
 }
 
 /** Waits until `cond` holds (polling), or fails after `ms`. */

@@ -115,6 +115,29 @@ export class BatchCache {
     mx.dispose(old);
   }
 
+  /**
+   * Row `b`'s real columns (its padding cut) as one-row KVCache layers with offset = its
+   * token count: what the prompt cache stores. New arrays (evaluated here, so the batch may
+   * drop or replace its own at once); an unpadded lone row shares its buffers, which are
+   * reference counted.
+   */
+  extractRow(b: number): KVCache[] {
+    if (!Number.isInteger(b) || b < 0 || b >= this.rows) throw new Error(`[BatchCache.extractRow] row ${b} is out of range for ${this.rows} rows`);
+    const start = this.padding[b];
+    const states = mx.tidy(() => {
+      const out = this.layers.map((c) => (c.keys && c.values
+        ? [c.keys, c.values].map((a) => mx.stopGradient(mx.index(a, mx.s(b, b + 1), mx.s(), mx.s(start, null))))
+        : []));
+      mx.eval(out.flat());
+      return out;
+    });
+    return states.map((s) => {
+      const c = new KVCache();
+      c.state = s;
+      return c;
+    });
+  }
+
   /** Frees every array; the batch is empty afterwards. */
   dispose(): void {
     mx.dispose(this.arrays);

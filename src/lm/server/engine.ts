@@ -5,9 +5,15 @@
 // step. Finished, cancelled and failed rows leave the batch at once. Each row keeps its own
 // sampler, processors, stop strings, detokenizer and constraint. The loop yields to the
 // event loop after every step.
+//
+// Prompt caches are reused across requests (MLX-LM's server): a row that finishes stores its
+// KV in an LRUPromptCache keyed by the tokens it holds; an admitted prompt fetches the
+// nearest stored cache and prefills only the rest, alone on top of it (misses prefill
+// together, left-padded, as before).
 import * as mx from '../../core/index.js';
 import type { Array } from '../../core/index.js';
 import { KVCache } from '../cache.js';
+import { LRUPromptCache } from '../prompt-cache.js';
 import { StopStringMatcher } from '../stop.js';
 import type { StreamingDetokenizer } from '../detokenizer.js';
 import type { Tokenizer } from '../tokenizer.js';
@@ -66,6 +72,10 @@ export interface EngineOptions {
   maxQueue?: number;
   /** Prompt tokens per prefill chunk; at most one chunk's worth of prompt runs between two decode steps. Default 512. */
   prefillStepSize?: number;
+  /** KV caches of finished sequences kept for reuse by later prompts (MLX-LM's --prompt-cache-size). Default 10; 0: no reuse. */
+  promptCacheSize?: number;
+  /** The most bytes those caches may hold (MLX-LM's --prompt-cache-bytes). Default: no limit but the count; 0: no reuse. */
+  promptCacheBytes?: number;
 }
 
 export interface EngineStats {
@@ -77,11 +87,16 @@ export interface EngineStats {
   rows: number;
   /** Bytes the batch's KV cache holds. */
   cacheBytes: number;
+  /** Sequences in the prompt cache, and the bytes they hold. */
+  promptCaches: number;
+  promptCacheBytes: number;
 }
 
 /** One request in flight: its events as an async iterator; cancel() ends it (its rows leave the batch). */
 export class JobHandle implements AsyncIterable<JobEvent> {
   readonly promptTokens: number;
+  /** Prompt tokens whose keys and values came from the prompt cache (set when its prefill starts). */
+  cachedTokens = 0;
   /** Tokens generated per choice (an end-of-sequence token included). */
   readonly completionTokens: number[];
   private events: JobEvent[] = [];
@@ -141,7 +156,8 @@ export class JobHandle implements AsyncIterable<JobEvent> {
 
 /**
  * Prompts prefilled together: every prompt but its last token (the first decode input),
- * left-padded to one width, through one cache with that padding.
+ * left-padded to one width, through one cache with that padding. Or one prompt found in the
+ * prompt cache: the rest of it, unpadded, on top of the fetched cache.
  */
 interface Prefill {
   handles: JobHandle[];
@@ -171,14 +187,20 @@ interface Row {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** The prompt cache's name for the engine's one model. */
+const MODEL_KEY = 'model';
+
 export class Engine {
   readonly maxConcurrency: number;
   readonly maxQueue: number;
   readonly prefillStepSize: number;
+  /** Finished sequences' caches, or null when reuse is off. */
+  readonly promptCache: LRUPromptCache | null;
   private queue: JobHandle[] = [];
   /** Admitted (their rows reserved), waiting for the next prefill batch. */
   private admitted: JobHandle[] = [];
-  private prefill: Prefill | null = null;
+  /** Run in order, one chunk per turn: each prompt-cache hit alone, then the misses admitted with them. */
+  private prefills: Prefill[] = [];
   private rows: Row[] = [];
   private batch: BatchCache;
   private wakeLoop: (() => void) | null = null;
@@ -189,8 +211,13 @@ export class Engine {
     this.maxConcurrency = options.maxConcurrency ?? 8;
     this.maxQueue = options.maxQueue ?? 64;
     this.prefillStepSize = options.prefillStepSize ?? 512;
-    for (const [k, v, min] of [['maxConcurrency', this.maxConcurrency, 1], ['maxQueue', this.maxQueue, 0], ['prefillStepSize', this.prefillStepSize, 1]] as const)
+    const cacheSize = options.promptCacheSize ?? 10;
+    const cacheBytes = options.promptCacheBytes ?? Infinity;
+    for (const [k, v, min] of [['maxConcurrency', this.maxConcurrency, 1], ['maxQueue', this.maxQueue, 0], ['prefillStepSize', this.prefillStepSize, 1], ['promptCacheSize', cacheSize, 0]] as const)
       if (!Number.isInteger(v) || v < min) throw new Error(`[Engine] ${k} must be an integer >= ${min}, got ${v}`);
+    if (!(Number.isInteger(cacheBytes) || cacheBytes === Infinity) || cacheBytes < 0)
+      throw new Error(`[Engine] promptCacheBytes must be an integer >= 0 (or Infinity: no limit), got ${cacheBytes}`);
+    this.promptCache = cacheSize > 0 && cacheBytes > 0 ? new LRUPromptCache({ maxSize: cacheSize, maxBytes: cacheBytes }) : null;
     this.batch = BatchCache.empty(model.layers.length);
     this.loop = this.run();
   }
@@ -214,9 +241,12 @@ export class Engine {
   }
 
   stats(): EngineStats {
-    const prefilling = [...this.admitted, ...(this.prefill?.handles ?? [])].filter((h) => !h.done);
+    const prefilling = [...this.admitted, ...this.prefilling()].filter((h) => !h.done);
     const live = new Set([...this.queue, ...prefilling, ...this.rows.map((r) => r.handle)]);
-    return { requests: live.size, queued: this.queue.length, prefilling: prefilling.length, rows: this.rows.length, cacheBytes: this.batch.nbytes };
+    return {
+      requests: live.size, queued: this.queue.length, prefilling: prefilling.length, rows: this.rows.length, cacheBytes: this.batch.nbytes,
+      promptCaches: this.promptCache?.size ?? 0, promptCacheBytes: this.promptCache?.nbytes ?? 0,
+    };
   }
 
   /**
@@ -236,8 +266,10 @@ export class Engine {
     await this.loop;
   }
 
+  private prefilling(): JobHandle[] { return this.prefills.flatMap((p) => p.handles); }
+
   private freeRows(): number {
-    const reserved = [...this.admitted, ...(this.prefill?.handles ?? [])].reduce((n, h) => n + (h.done ? 0 : h.job.n), 0);
+    const reserved = [...this.admitted, ...this.prefilling()].reduce((n, h) => n + (h.done ? 0 : h.job.n), 0);
     return this.maxConcurrency - this.rows.length - reserved;
   }
 
@@ -254,12 +286,12 @@ export class Engine {
   }
 
   private abortAll(error: Error): void {
-    for (const h of [...this.admitted, ...(this.prefill?.handles ?? []), ...this.rows.map((r) => r.handle)]) h.end(error);
+    for (const h of [...this.admitted, ...this.prefilling(), ...this.rows.map((r) => r.handle)]) h.end(error);
     this.wake();
   }
 
   private hasWork(): boolean {
-    return this.queue.length > 0 || this.admitted.length > 0 || this.prefill !== null || this.rows.length > 0;
+    return this.queue.length > 0 || this.admitted.length > 0 || this.prefills.length > 0 || this.rows.length > 0;
   }
 
   private async run(): Promise<void> {
@@ -286,18 +318,19 @@ export class Engine {
       await yieldToEventLoop();
     }
     this.batch.dispose();
+    this.promptCache?.clear();
   }
 
   /** Drops ended requests (cancelled, failed, aborted): their rows leave the batch; a prefill nobody waits for stops. */
   private reap(): void {
     this.admitted = this.admitted.filter((h) => !h.done);
-    if (this.prefill && this.prefill.handles.every((h) => h.done)) this.dropPrefill();
+    for (const p of this.prefills) if (p.handles.every((h) => h.done)) this.dropPrefill(p);
     if (this.rows.some((r) => r.handle.done)) this.keepRows((r) => !r.handle.done);
   }
 
-  private dropPrefill(): void {
-    if (this.prefill) mx.dispose(this.prefill.cache.flatMap((c) => c.state));
-    this.prefill = null;
+  private dropPrefill(p: Prefill): void {
+    mx.dispose(p.cache.flatMap((c) => c.state));
+    this.prefills = this.prefills.filter((x) => x !== p);
   }
 
   private keepRows(pred: (r: Row) => boolean): void {
@@ -314,46 +347,67 @@ export class Engine {
   }
 
   /**
-   * One prefill chunk: starts a batch of the admitted prompts if none is running, runs its
-   * next `prefillStepSize` columns, and when it is done its rows join the decoding batch.
+   * One prefill chunk: when no prefill is running, the admitted prompts start theirs (see
+   * startPrefills); the first prefill runs its next `prefillStepSize` columns, and when it is
+   * done its rows join the decoding batch (prefills with nothing left to run join at once).
    * A row's result does not depend on the others (row-wise ops, masked padding), and chunk
    * boundaries never change a row's keys and values.
    */
   private prefillChunk(): void {
-    if (!this.prefill) {
-      if (this.admitted.length === 0) return;
-      const handles = this.admitted.splice(0);
-      const prompts = handles.map((h) => h.job.prompt.slice(0, -1) as number[]);
-      const width = Math.max(...prompts.map((p) => p.length));
-      const padding = prompts.map((p) => width - p.length);
-      this.prefill = {
-        handles, padding, width, done: 0,
-        rows: prompts.map((p, i) => [...new globalThis.Array<number>(padding[i]).fill(0), ...p]),
-        cache: this.model.layers.map(() => new KVCache({ leftPadding: padding })),
-      };
+    if (this.prefills.length === 0 && this.admitted.length > 0) this.prefills = this.startPrefills(this.admitted.splice(0));
+    while (this.prefills.length > 0 && this.prefills[0].done === this.prefills[0].width) this.join(this.prefills.shift()!);
+    const p = this.prefills[0];
+    if (!p) return;
+    const n = Math.min(this.prefillStepSize, p.width - p.done);
+    try {
+      tidyStep([p.cache], () => {
+        this.model.forward(mx.array(p.rows.map((r) => r.slice(p.done, p.done + n)), mx.int32), p.cache);
+        return null;
+      });
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      for (const h of p.handles) h.end(err);
+      this.dropPrefill(p);
+      return;
     }
-    const p = this.prefill;
-    if (p.done < p.width) {
-      const n = Math.min(this.prefillStepSize, p.width - p.done);
-      try {
-        tidyStep([p.cache], () => {
-          this.model.forward(mx.array(p.rows.map((r) => r.slice(p.done, p.done + n)), mx.int32), p.cache);
-          return null;
-        });
-      } catch (e) {
-        const err = e instanceof Error ? e : new Error(String(e));
-        for (const h of p.handles) h.end(err);
-        this.dropPrefill();
-        return;
+    p.done += n;
+    if (p.done === p.width) this.join(this.prefills.shift()!);
+  }
+
+  /**
+   * The prefills of newly admitted requests: each prompt the prompt cache holds a prefix of
+   * runs alone on top of the fetched cache (only its rest), in admission order; the misses
+   * then run together as one left-padded batch.
+   */
+  private startPrefills(handles: JobHandle[]): Prefill[] {
+    const out: Prefill[] = [];
+    const misses: number[][] = [];
+    const missHandles: JobHandle[] = [];
+    for (const h of handles) {
+      const hit = this.promptCache?.fetchNearestCache(MODEL_KEY, h.job.prompt);
+      if (hit?.cache) {
+        h.cachedTokens = hit.cached;
+        const rest = hit.rest.slice(0, -1); // the prompt's last token is the first decode input
+        out.push({ handles: [h], padding: [0], width: rest.length, done: 0, rows: [rest], cache: hit.cache });
+      } else {
+        missHandles.push(h);
+        misses.push(h.job.prompt.slice(0, -1) as number[]);
       }
-      p.done += n;
     }
-    if (p.done === p.width) this.join(p);
+    if (missHandles.length > 0) {
+      const width = Math.max(...misses.map((p) => p.length));
+      const padding = misses.map((p) => width - p.length);
+      out.push({
+        handles: missHandles, padding, width, done: 0,
+        rows: misses.map((p, i) => [...new globalThis.Array<number>(padding[i]).fill(0), ...p]),
+        cache: this.model.layers.map(() => new KVCache({ leftPadding: padding })),
+      });
+    }
+    return out;
   }
 
   /** A finished prefill's rows (n copies per request still waiting) join the decoding batch. */
   private join(p: Prefill): void {
-    this.prefill = null;
     const live = p.handles.map((h) => !h.done);
     try {
       const rows: Row[] = [];
@@ -436,7 +490,21 @@ export class Engine {
         r.handle.end(e instanceof Error ? e : new Error(String(e)));
       }
     }
+    if (this.promptCache) rows.forEach((r, b) => { if (r.finished) this.storeRow(r, b); });
     this.keepRows((r) => !r.finished && !r.handle.done);
+  }
+
+  /**
+   * A finished row's keys and values go into the prompt cache (MLX-LM stores a sequence when
+   * it finishes), keyed by the tokens they hold: the prompt and every generated token but the
+   * last, which was sampled and never fed back (an end-of-sequence token is never fed either).
+   */
+  private storeRow(r: Row, b: number): void {
+    const held = this.batch.offset - this.batch.padding[b];
+    const expected = r.handle.job.prompt.length + r.generated - 1;
+    if (held !== expected || held > r.history.length)
+      throw new Error(`[Engine] a finished row holds ${held} columns of keys and values, expected ${expected} (prompt ${r.handle.job.prompt.length} + generated ${r.generated} - 1)`);
+    this.promptCache!.insertCache(MODEL_KEY, r.history.slice(0, held), this.batch.extractRow(b));
   }
 
   /** Follows a row's new token: constraint, end of sequence, text, stop strings, length. */

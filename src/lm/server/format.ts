@@ -11,8 +11,15 @@ export const SYSTEM_FINGERPRINT = 'fp_lathe';
 export const newId = (prefix: string): string => `${prefix}-${randomBytes(12).toString('hex')}`;
 export const now = (): number => Math.floor(Date.now() / 1000);
 
-export interface Usage { prompt_tokens: number; completion_tokens: number; total_tokens: number }
-export const usage = (prompt: number, completion: number): Usage => ({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion });
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  /** cached_tokens: prompt tokens whose keys and values came from the prompt cache. */
+  prompt_tokens_details: { cached_tokens: number };
+}
+export const usage = (prompt: number, completion: number, cached: number): Usage =>
+  ({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached } });
 
 
 export interface ChatLogprob { token: string; logprob: number; bytes: number[] | null; top_logprobs: { token: string; logprob: number; bytes: number[] | null }[] }

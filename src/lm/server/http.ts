@@ -44,6 +44,10 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Prompt tokens per prefill chunk. Default 512. */
   prefillStepSize?: number;
+  /** Finished sequences' KV caches kept for later prompts to reuse (MLX-LM's --prompt-cache-size). Default 10; 0: no reuse. */
+  promptCacheSize?: number;
+  /** The most bytes those caches hold (MLX-LM's --prompt-cache-bytes). Default: no limit but the count; 0: no reuse. */
+  promptCacheBytes?: number;
   /**
    * Batch-invariant matrix products on the CPU (LATHE_BATCH_INVARIANT=1), so a greedy request
    * returns the same text alone or among others. Default true.
@@ -85,6 +89,8 @@ export class LatheServer {
       corsOrigin: options.corsOrigin === undefined ? '*' : options.corsOrigin,
       maxBodyBytes: options.maxBodyBytes ?? 4 * 2 ** 20,
       prefillStepSize: options.prefillStepSize ?? 512,
+      promptCacheSize: options.promptCacheSize ?? 10,
+      promptCacheBytes: options.promptCacheBytes ?? Infinity,
       batchInvariant: options.batchInvariant ?? true,
       shutdownGraceMs: options.shutdownGraceMs ?? 30_000,
       jsonMaxWhitespace: options.jsonMaxWhitespace ?? 16,
@@ -96,6 +102,7 @@ export class LatheServer {
     if (this.options.batchInvariant) batchInvariance.acquire();
     this.engine = new Engine(loaded.model, loaded.tokenizer, {
       maxConcurrency: this.options.maxConcurrency, maxQueue: this.options.maxQueue, prefillStepSize: this.options.prefillStepSize,
+      promptCacheSize: this.options.promptCacheSize, promptCacheBytes: this.options.promptCacheBytes,
     });
     this.tokenText = new TokenText(loaded.tokenizer);
     this.toolFamily = toolFamily(loaded.tokenizer);
@@ -339,7 +346,7 @@ export class LatheServer {
         }
         return { index: i, text: content, toolCalls, finishReason, logprobs: r.logprobs ? lps[i] : null };
       });
-      this.json(res, 200, chatCompletion(id, created, r.model, choices, usage(handle.promptTokens, sum(handle.completionTokens))));
+      this.json(res, 200, chatCompletion(id, created, r.model, choices, usage(handle.promptTokens, sum(handle.completionTokens), handle.cachedTokens)));
       return;
     }
 
@@ -373,7 +380,7 @@ export class LatheServer {
       this.fail(res, err);
       return;
     }
-    if (r.includeUsage) this.send(res, usageChunk('chat.completion.chunk', id, created, r.model, usage(handle.promptTokens, sum(handle.completionTokens))));
+    if (r.includeUsage) this.send(res, usageChunk('chat.completion.chunk', id, created, r.model, usage(handle.promptTokens, sum(handle.completionTokens), handle.cachedTokens)));
     this.endStream(res);
   }
 
@@ -403,6 +410,7 @@ export class LatheServer {
     const id = newId('cmpl'), created = now();
     const promptTokens = sum(handles.map((h) => h.promptTokens));
     const completionTokens = () => sum(handles.flatMap((h) => h.completionTokens));
+    const cachedTokens = () => sum(handles.map((h) => h.cachedTokens));
 
     if (!r.stream) {
       const results = await Promise.all(handles.map(async (h, pi) => {
@@ -418,7 +426,7 @@ export class LatheServer {
           return completionChoice(pi * r.n + j, prefix + text, lp, reasons[j]);
         });
       }));
-      this.json(res, 200, textCompletion(id, created, r.model, results.flat(), usage(promptTokens, completionTokens())));
+      this.json(res, 200, textCompletion(id, created, r.model, results.flat(), usage(promptTokens, completionTokens(), cachedTokens())));
       return;
     }
 
@@ -442,7 +450,7 @@ export class LatheServer {
       this.fail(res, err);
       return;
     }
-    if (r.includeUsage) this.send(res, usageChunk('text_completion', id, created, r.model, usage(promptTokens, completionTokens())));
+    if (r.includeUsage) this.send(res, usageChunk('text_completion', id, created, r.model, usage(promptTokens, completionTokens(), cachedTokens())));
     this.endStream(res);
   }
 }
