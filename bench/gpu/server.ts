@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   if (!smoke) mx.setDefaultDevice(mx.gpu);
   const config = smoke ? TINY : LLAMA_1B;
   const model = randomModel(config, smoke ? mx.float32 : mx.bfloat16);
-  const server = await serve({ model: { model, tokenizer: null }, modelId: 'bench', port: 0, maxConcurrency: Math.max(...levels), maxQueue: 256 });
+  const server = await serve({ model: { model, tokenizer: null }, modelId: 'bench', port: 0, maxConcurrency: Math.max(...levels), maxQueue: 256, promptCacheSize: 0 }); // no prompt-cache reuse: HF's generate has none
   const prompts = (n: number, seed: number) => mx.random.randint(0, Math.min(1000, config.vocab_size), [n, promptLength], mx.int32, mx.random.key(seed)).tolist() as number[][];
   // Warm-up: every level once (kernels compile per shape: each batch size the rows pass through).
   log(`server at ${server.url}; warming up`);
