@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as mx from '../../src/index.js';
 import { serve } from '../../src/lm/server/index.js';
 import { LLAMA_1B, TINY, randomModel } from './random-model.js';
+import { sseData } from '../../test/server/sse.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
@@ -31,21 +32,13 @@ async function clientMain(url: string, spec: { prompts: number[][]; tokens: numb
         body: JSON.stringify({ model: 'bench', prompt, max_tokens: spec.tokens, temperature: 0, stream: true }),
       });
       if (res.status !== 200) throw new Error(`status ${res.status}: ${await res.text()}`);
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(bytes, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const data = buffer.slice(6, end);
-          buffer = buffer.slice(end + 2);
-          if (data === '[DONE]') continue;
-          const chunk = JSON.parse(data) as { error?: { message: string }; choices: { finish_reason: string | null }[] };
-          if (chunk.error) throw new Error(chunk.error.message);
-          if (chunk.choices.length && chunk.choices[0].finish_reason === null) {
-            r.tokens++;
-            if (r.tokens === 1) r.firstTokenMs = performance.now() - start;
-          }
+      for await (const data of sseData(res)) {
+        if (data === '[DONE]') continue;
+        const chunk = JSON.parse(data) as { error?: { message: string }; choices: { finish_reason: string | null }[] };
+        if (chunk.error) throw new Error(chunk.error.message);
+        if (chunk.choices.length && chunk.choices[0].finish_reason === null) {
+          r.tokens++;
+          if (r.tokens === 1) r.firstTokenMs = performance.now() - start;
         }
       }
       r.doneMs = performance.now() - start;

@@ -3,6 +3,8 @@
 // Fires every request as a streaming request at its delay (all concurrent), and prints one
 // JSON line: per request its text, finish_reason, whether the stream ended with [DONE], and
 // the time to its first token.
+import { sseData } from './sse.js';
+
 interface Spec { kind: 'chat' | 'completion'; prompt: string; delayMs: number }
 interface Result { text: string; finish: string | null; done: boolean; chunks: number; firstTokenMs: number | null; error: string | null }
 
@@ -22,29 +24,18 @@ async function one(spec: Spec): Promise<Result> {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
     });
     if (res.status !== 200) throw new Error(`status ${res.status}: ${await res.text()}`);
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(bytes, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const event = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (!event.startsWith('data: ')) throw new Error(`not an SSE data line: ${event}`);
-        const data = event.slice(6);
-        if (data === '[DONE]') { r.done = true; continue; }
-        if (r.done) throw new Error('an event after [DONE]');
-        const chunk = JSON.parse(data) as { error?: { message: string }; choices: { delta?: { content?: string }; text?: string; finish_reason: string | null }[] };
-        if (chunk.error) throw new Error(chunk.error.message);
-        r.chunks++;
-        for (const ch of chunk.choices) {
-          const piece = ch.delta?.content ?? ch.text ?? '';
-          if (piece) { r.text += piece; r.firstTokenMs ??= performance.now() - start; }
-          if (ch.finish_reason) r.finish = ch.finish_reason;
-        }
+    for await (const data of sseData(res)) {
+      if (data === '[DONE]') { r.done = true; continue; }
+      if (r.done) throw new Error('an event after [DONE]');
+      const chunk = JSON.parse(data) as { error?: { message: string }; choices: { delta?: { content?: string }; text?: string; finish_reason: string | null }[] };
+      if (chunk.error) throw new Error(chunk.error.message);
+      r.chunks++;
+      for (const ch of chunk.choices) {
+        const piece = ch.delta?.content ?? ch.text ?? '';
+        if (piece) { r.text += piece; r.firstTokenMs ??= performance.now() - start; }
+        if (ch.finish_reason) r.finish = ch.finish_reason;
       }
     }
-    if (buffer !== '') throw new Error(`the stream ended inside an event: ${buffer}`);
   } catch (e) {
     r.error = (e as Error).message;
   }
