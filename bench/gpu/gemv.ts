@@ -1,18 +1,15 @@
 // The float GEMV on the GPU (bash bench/gpu/gemv.sh on the GPU machine): x (1, K) @ w.T with
 // w (N, K) bf16, the decode step's products for the Llama-3.2-1B and Llama-3.1-8B shapes:
 // lathe's GEMV (kernels/gemv.ts), lathe's cuBLAS path (gemvTuning.enabled = false, as
-// LATHE_CUDA_GEMV=0) and torch.matmul (gemv.py). Timing as bench:gpu (timer.ts: CUDA
+// LATHE_CUDA_GEMV=0) and torch.matmul (matmul_torch.py). Timing as bench:gpu (timer.ts: CUDA
 // events, L2 flushed before each run, median). GB/s counts the weight, x and y once. A
 // second table times the GEMV's other threads per row and loads per round.
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as mx from '../../src/index.js';
 import { cudaBackend, gpuUnavailableReason } from '../../src/backend/cuda/index.js';
 import { gemvLaunches, gemvShape, gemvTuning } from '../../src/backend/cuda/kernels/gemv.js';
 import { deviceTimer, Timer } from './timer.js';
+import { torchMatmuls } from './torch-matmul.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const REPS = Number(process.env.BENCH_REPS ?? 30), WARMUP = 5;
 
 interface Shape { key: string; model: string; K: number; N: number }
@@ -39,18 +36,12 @@ function filled(shape: number[]): mx.Array {
 
 const timeIt = (timer: Timer, build: () => mx.Array) => timer.median(build, (r) => mx.eval(r), (r) => r.dispose()).ms;
 
-function torchSide(): { device: string; torch: string; results: Record<string, { ms?: number; error?: string }> } | { error: string } {
-  const p = spawnSync('python3', [join(here, 'gemv.py')], { input: JSON.stringify({ reps: REPS, warmup: WARMUP, shapes }), encoding: 'utf8' });
-  if (p.status !== 0) return { error: (p.stderr || p.error?.message || 'failed').trim().split('\n').slice(-1)[0] };
-  return JSON.parse(p.stdout.trim().split('\n').pop()!);
-}
-
 function main(): void {
   const why = gpuUnavailableReason();
   if (why) { console.log(`bench/gpu/gemv: no GPU (${why})`); return; }
   const info = cudaBackend.runtime.info;
   const timer = deviceTimer(REPS, WARMUP);
-  const torch = torchSide();
+  const torch = torchMatmuls(shapes.map((s) => ({ key: s.key, M: 1, K: s.K, N: s.N, transposeB: true })), REPS, WARMUP);
   const us = (ms: number) => (ms * 1e3).toFixed(1);
   const table: string[] = [], tune: string[] = [];
   for (const s of shapes) {

@@ -5,16 +5,13 @@
 // each run, median). GB/s counts the bytes a product must read (the packed weight, scales
 // and biases, or the bf16 weight, plus x) and write; "% peak" is against the card's HBM
 // bandwidth and against a device-to-device copy measured here. Prints one markdown table.
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as mx from '../../src/index.js';
 import { cudaBackend, gpuUnavailableReason } from '../../src/backend/cuda/index.js';
 import { check } from '../../src/backend/cuda/ffi/libcuda.js';
 import { qmvLaunches, qmvTuning } from '../../src/backend/cuda/kernels/fast/quantized-gemv.js';
 import { deviceTimer, Timer } from './timer.js';
+import { torchMatmuls } from './torch-matmul.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const REPS = Number(process.env.BENCH_REPS ?? 30), WARMUP = 5, GROUP = 64;
 
 interface Row { key: string; what: string; M: number; K: number; N: number; bits: number; transpose: boolean }
@@ -60,20 +57,13 @@ function peakOf(name: string): number | null {
   return null;
 }
 
-function torchSide(): { device: string; torch: string; results: Record<string, { ms?: number; error?: string }> } | { error: string } {
-  const shapes = rows.map((r) => ({ key: r.key, M: r.M, K: r.K, N: r.N }));
-  const p = spawnSync('python3', [join(here, 'quantized.py')], { input: JSON.stringify({ reps: REPS, warmup: WARMUP, shapes }), encoding: 'utf8' });
-  if (p.status !== 0) return { error: (p.stderr || p.error?.message || 'failed').trim().split('\n').slice(-1)[0] };
-  return JSON.parse(p.stdout.trim().split('\n').pop()!);
-}
-
 function main(): void {
   const why = gpuUnavailableReason();
   if (why) { console.log(`bench/gpu/quantized: no GPU (${why})`); return; }
   const info = cudaBackend.runtime.info;
   const timer = deviceTimer(REPS, WARMUP);
   const copy = copyRate(timer), peak = peakOf(info.name);
-  const torch = torchSide();
+  const torch = torchMatmuls(rows.map((r) => ({ key: r.key, M: r.M, K: r.K, N: r.N })), REPS, WARMUP);
   const out: string[] = [], variants: string[] = [];
   const us = (ms: number) => (ms * 1e3).toFixed(1);
   for (const r of rows) {

@@ -90,14 +90,17 @@ def prod(shape):
     return n
 
 
+def filled(torch, dev, shape, dtype='float32'):
+    """sin(0.7311 * (i % 1000003)) in `shape`: the values lathe's side fills its inputs with."""
+    i = torch.arange(prod(shape), device=dev, dtype=torch.int32)
+    x = torch.sin((i % 1000003).float() * 0.7311)
+    return x.reshape(shape).to({'float32': torch.float32, 'bfloat16': torch.bfloat16}[dtype])
+
+
 def bench(torch, dev, timer, spec, first_call):
     """Median milliseconds of one workload (see workloads.ts for the kinds)."""
-    dtypes = {'float32': torch.float32, 'bfloat16': torch.bfloat16}
-
-    def filled(shape, dtype='float32'):
-        i = torch.arange(prod(shape), device=dev, dtype=torch.int32)
-        x = torch.sin((i % 1000003).float() * 0.7311)
-        return x.reshape(shape).to(dtypes[dtype])
+    def fill(shape, dtype='float32'):
+        return filled(torch, dev, shape, dtype)
 
     def op(fn):
         return timer.median(lambda: None, lambda _: fn())
@@ -122,28 +125,28 @@ def bench(torch, dev, timer, spec, first_call):
     if kind == 'firstCall':
         return first_call()
     if kind == 'copy':
-        src = filled([spec['n']], spec['dtype'])
+        src = fill([spec['n']], spec['dtype'])
         dst = torch.empty_like(src)
         return {'ms': op(lambda: dst.copy_(src))}
     if kind == 'elementwise':
-        a, b = filled([spec['n']], spec['dtype']), filled([spec['n']], spec['dtype'])
+        a, b = fill([spec['n']], spec['dtype']), fill([spec['n']], spec['dtype'])
         fns = {'add': lambda: torch.add(a, b), 'multiply': lambda: torch.mul(a, b), 'exp': lambda: torch.exp(a)}
         return {'ms': op(fns[spec['op']])}
     if kind == 'reduce':
-        x, axis = filled(spec['shape']), spec['axis']
+        x, axis = fill(spec['shape']), spec['axis']
         fns = {'sum': lambda: torch.sum(x, dim=axis), 'max': lambda: torch.amax(x, dim=axis), 'argmax': lambda: torch.argmax(x, dim=axis)}
         return {'ms': op(fns[spec['op']])}
     if kind == 'softmax':
-        x = filled(spec['shape'])
+        x = fill(spec['shape'])
         return {'ms': op(lambda: torch.softmax(x, dim=spec['axis']))}
     if kind == 'matmul':
-        a, b = filled([spec['M'], spec['K']], spec['dtype']), filled([spec['K'], spec['N']], spec['dtype'])
+        a, b = fill([spec['M'], spec['K']], spec['dtype']), fill([spec['K'], spec['N']], spec['dtype'])
         return {'ms': op(lambda: torch.matmul(a, b))}
     if kind == 'transpose':
-        x = filled(spec['shape'], spec['dtype'])
+        x = fill(spec['shape'], spec['dtype'])
         return {'ms': op(lambda: x.permute(*spec['axes']).contiguous())}
     if kind == 'slice':
-        x = filled(spec['shape'], spec['dtype'])
+        x = fill(spec['shape'], spec['dtype'])
         index = tuple(slice(s, e, st) for s, e, st in zip(spec['start'], spec['stop'], spec['step']))
         return {'ms': op(lambda: x[index].contiguous())}
     raise ValueError(f'unknown workload kind {kind}')
