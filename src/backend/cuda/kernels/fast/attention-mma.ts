@@ -18,7 +18,7 @@
 // through dS in shared memory, added to a float32 accumulator with vector atomics.
 import type { KernelSource } from '../../compiler.js';
 import { PRELUDE } from '../ctypes.js';
-import { ATTN_HELPERS, MaskSpec, maskParams, keyLimit, positionRange, scoreCode, maskKey } from './attention-source.js';
+import { ATTN_HELPERS, MaskSpec, maskParams, keyLimit, keyRange, positionRange, scoreCode, maskKey } from './attention-source.js';
 
 export interface MmaFwdSpec extends MaskSpec {
   half: 'bf16' | 'f16';
@@ -187,10 +187,7 @@ extern "C" __global__ void __launch_bounds__(${T}) ${name}(u16* __restrict__ out
   const int grp = blockIdx.y, b = grp / Hk, hk = grp - b * Hk;
   ${keyLimit(s)}
   ${positionRange(String(BM))}
-  int lo = 0, hi = hiB;${s.causal ? `
-  hi = min(hi, pmax + 1);` : ''}${s.window ? `
-  lo = max(lo, pmin - window + 1);` : ''}${s.split ? `
-  lo = max(lo, (int)blockIdx.z * chunk); hi = min(hi, ((int)blockIdx.z + 1) * chunk);` : ''}
+  ${keyRange(s)}
   const i64 rowBase = (i64)grp * rows;
   const u16* kg = k + (i64)grp * S * ${D};
   const u16* vg = v + (i64)grp * S * ${D};

@@ -12,7 +12,7 @@
 import type { DType } from '../../../../core/dtype.js';
 import type { KernelSource } from '../../compiler.js';
 import { PRELUDE, load, stype, store } from '../ctypes.js';
-import { ATTN_HELPERS, MaskSpec, maskParams, keyLimit, positionRange, scoreCode, maskKey } from './attention-source.js';
+import { ATTN_HELPERS, MaskSpec, maskParams, keyLimit, keyRange, positionRange, scoreCode, maskKey } from './attention-source.js';
 
 const T = 128;
 /** Static shared memory a SIMT kernel may use, in floats. */
@@ -66,10 +66,7 @@ extern "C" __global__ void __launch_bounds__(${T}) ${name}(${S_}* __restrict__ o
   const int grp = blockIdx.y, b = grp / Hk, hk = grp - b * Hk;
   ${keyLimit(s)}
   ${positionRange(String(BM))}
-  int lo = 0, hi = hiB;${s.causal ? `
-  hi = min(hi, pmax + 1);` : ''}${s.window ? `
-  lo = max(lo, pmin - window + 1);` : ''}${s.split ? `
-  lo = max(lo, (int)blockIdx.z * chunk); hi = min(hi, ((int)blockIdx.z + 1) * chunk);` : ''}
+  ${keyRange(s)}
   const i64 rowBase = (i64)grp * rows;
   const int rr = r0 + r, hh = rr / L, ii = rr - hh * L, qpos = ii + shift;
   const bool valid = rr < rows;

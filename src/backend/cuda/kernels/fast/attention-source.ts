@@ -39,6 +39,15 @@ export const positionRange = (BM: string): string => `const int rlast_ = min(r0 
     if (r0 / L == rlast_ / L) { pmin = r0 % L + shift; pmax = rlast_ % L + shift; }`;
 
 /**
+ * The keys [lo, hi) a forward block visits: up to the key limit, cut by causality (its last
+ * query's position) and the window (its first query's), and to its chunk when keys are split.
+ */
+export const keyRange = (s: MaskSpec & { split: boolean }): string => `int lo = 0, hi = hiB;${s.causal ? `
+  hi = min(hi, pmax + 1);` : ''}${s.window ? `
+  lo = max(lo, pmin - window + 1);` : ''}${s.split ? `
+  lo = max(lo, (int)blockIdx.z * chunk); hi = min(hi, ((int)blockIdx.z + 1) * chunk);` : ''}`;
+
+/**
  * Sets `out` to the log2-domain final score of raw dot product `acc` for a query at `qpos`
  * (mask row offset `moff`) and key `key`, or −inf where the key is not allowed: soft cap,
  * then causal/window/length/boolean masks, then the additive mask, as the CPU kernel.
